@@ -1,0 +1,120 @@
+"""Neighbour graphs for DGG: exact kNN in chunks with torch, Gaussian or uniform kernels with
+row-normalised weights, and the paper's "N_s at random out of the 100 nearest" selection."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+
+@dataclass
+class NeighborGraph:
+    """``indices[i]`` are the neighbours of sample i, ``weights[i]`` their row-normalised weights."""
+
+    indices: torch.Tensor  # (N, N_s) int64
+    weights: torch.Tensor  # (N, N_s) float32, rows sum to 1
+    distances: torch.Tensor  # (N, N_s) float32, in the graph's space
+
+    @property
+    def n_neighbors(self) -> int:
+        return int(self.indices.shape[1])
+
+    def to(self, device) -> "NeighborGraph":
+        return NeighborGraph(self.indices.to(device), self.weights.to(device), self.distances.to(device))
+
+    def cross_fraction(self, labels: np.ndarray) -> float:
+        """Share of edges joining samples of different true labels (graph quality)."""
+        labels_t = torch.as_tensor(np.asarray(labels), device=self.indices.device)
+        return float((labels_t[self.indices] != labels_t.unsqueeze(1)).float().mean())
+
+
+def knn(x: torch.Tensor, k: int, *, chunk_size: Optional[int] = None, exclude_self: bool = True):
+    """Exact k nearest neighbours (Euclidean) by chunked matrix products.
+
+    Returns (distances (N, k), indices (N, k)), nearest first. Memory is O(chunk × N).
+    """
+    n = x.shape[0]
+    if k < 1:
+        raise InputError(f"k must be >= 1; got {k}")
+    if k + int(exclude_self) > n:
+        raise InputError(f"cannot take {k} neighbours among {n} samples")
+    x = x.float()
+    sq_norms = x.pow(2).sum(1)
+    if chunk_size is None:
+        chunk_size = max(1, min(n, int(2.5e8 // max(n, 1))))  # ~1 GB of float32 distances per chunk
+    extra = int(exclude_self)
+    out_d = torch.empty(n, k, device=x.device)
+    out_i = torch.empty(n, k, dtype=torch.long, device=x.device)
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        block = x[start:stop]
+        d2 = sq_norms[start:stop, None] + sq_norms[None, :] - 2.0 * (block @ x.T)
+        if exclude_self:
+            rows = torch.arange(stop - start, device=x.device)
+            d2[rows, rows + start] = float("inf")
+        values, idx = torch.topk(d2, k + extra, dim=1, largest=False, sorted=True)
+        out_d[start:stop] = values[:, :k].clamp_min(0).sqrt()
+        out_i[start:stop] = idx[:, :k]
+    return out_d, out_i
+
+
+def kernel_weights(distances: torch.Tensor, kernel: str = "gaussian", bandwidth: str = "kth") -> torch.Tensor:
+    """Row-normalised edge weights (eq. 32): w_ij = exp(-d_ij² / (2 s_i²)) / a_i, or 1/N_s.
+
+    ``bandwidth``: "kth" (s_i = distance to the furthest kept neighbour) or "median"
+    (s_i = median distance to the kept neighbours).
+    """
+    if kernel == "uniform":
+        return torch.full_like(distances, 1.0 / distances.shape[1])
+    if kernel != "gaussian":
+        raise InputError(f"kernel must be 'gaussian' or 'uniform'; got {kernel!r}")
+    if bandwidth == "kth":
+        scale = distances.max(dim=1, keepdim=True).values
+    elif bandwidth == "median":
+        scale = distances.median(dim=1, keepdim=True).values
+    else:
+        raise InputError(f"bandwidth must be 'kth' or 'median'; got {bandwidth!r}")
+    scale = scale.clamp_min(1e-12)
+    logits = -distances.pow(2) / (2.0 * scale.pow(2))
+    return torch.softmax(logits, dim=1)  # exp(.)/a_i, computed stably
+
+
+def build_graph(space_features: torch.Tensor, n_neighbors: int, *, kernel: str = "gaussian",
+                bandwidth: str = "kth", selection: str = "nearest", n_candidates: int = 100,
+                seed: int = 0) -> NeighborGraph:
+    """The DGG graph in a given feature space.
+
+    selection="nearest": the N_s nearest. selection="random": N_s drawn without replacement
+    from the ``n_candidates`` nearest (fixed for the whole training), as in the paper's recipe.
+    """
+    n = space_features.shape[0]
+    if n_neighbors < 1 or n_neighbors >= n:
+        raise InputError(f"n_neighbors (N_s) must be between 1 and {n - 1}; got {n_neighbors}")
+    if selection == "nearest":
+        distances, indices = knn(space_features, n_neighbors)
+    elif selection == "random":
+        pool = min(max(n_candidates, n_neighbors), n - 1)
+        distances, indices = knn(space_features, pool)
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        # Random subset per row, vectorised: rank random keys, keep the first N_s, then
+        # re-sort by distance so that "kth" bandwidth still means the furthest kept neighbour.
+        keys = torch.rand(n, pool, generator=generator).to(space_features.device)
+        chosen = keys.argsort(dim=1)[:, :n_neighbors].sort(dim=1).values
+        distances = distances.gather(1, chosen)
+        indices = indices.gather(1, chosen)
+    else:
+        raise InputError(f"neighbor_selection must be 'nearest' or 'random'; got {selection!r}")
+    weights = kernel_weights(distances, kernel=kernel, bandwidth=bandwidth)
+    return NeighborGraph(indices=indices, weights=weights, distances=distances)
+
+
+def pca_features(x: torch.Tensor, n_components: int = 50) -> torch.Tensor:
+    """Project onto the top principal components (torch.pca_lowrank, seeded by the caller)."""
+    n_components = min(n_components, x.shape[1], x.shape[0])
+    centred = x - x.mean(0, keepdim=True)
+    _, _, v = torch.pca_lowrank(centred, q=n_components, center=False, niter=4)
+    return centred @ v[:, :n_components]

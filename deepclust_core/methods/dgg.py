@@ -1,0 +1,193 @@
+"""DGG (Yang, Cheung, Li, Fang, ICCV 2019): VaDE plus a similarity graph. See DESIGN.md §3.
+
+objective_i = (1 - α) L(x_i) + α Σ_j w_ij L(x_i, x_j), α = ``neighbor_weight`` (paper: ½).
+
+L(x_i, x_j) is the ELBO of x_i computed with the neighbour's posterior: z_j ~ q(z|x_j)
+reconstructs x_i; x_j's mu, logvar and gamma enter the KL terms with the anchor's mixture
+weights pi_i. Cluster assignments gamma = softmax(f2(mu)) come from a classifier pretrained on
+k-means labels of the pretrained latent. pi_i = ½ (gamma_i + Σ_j w_ij gamma_j) (the corrected
+eq. 31) is recomputed per minibatch without gradient; the neighbours' gammas in it come from a
+cache refreshed with every anchor's gamma as it is computed (so at most one epoch old), which
+keeps the exact sum over all N_s neighbours at no extra forward passes.
+
+``neighbors_per_step`` = m: each step samples m neighbours per anchor by weight (an unbiased
+estimate of the sum, (1 + m)× VaDE's cost); m = N_s (or 0) evaluates the weighted sum exactly.
+With N_s = 0 there is no graph and the objective is VaDE's (ablation row 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+
+from .. import graph as dgraph
+from .. import nn as dnn
+from ..errors import InputError
+from ..params import param
+from ..validation import check_neighbors
+from .base import register_method
+from .vade import VaDE
+
+
+@register_method("dgg")
+@dataclass(eq=False, repr=False)
+class DGG(VaDE):
+    """Deep clustering by Gaussian mixture variational autoencoders with Graph embedding."""
+
+    n_neighbors: int = param(20, "N_s: graph neighbours per sample (0 = VaDE).", low=0, high=1000)
+    neighbors_per_step: int = param(1, "m: neighbours sampled per anchor per step (0 or N_s = exact sum).",
+                                    low=0, high=1000)
+    neighbor_weight: float = param(0.5, "α: weight of the neighbour term (paper: ½ self, ½ neighbours).",
+                                   low=0.0, high=1.0)
+    graph_space: str = param("input", "Space in which neighbours are found.",
+                             choices=("input", "pca", "latent", "siamese"))
+    kernel: str = param("gaussian", "Edge weights: Gaussian with per-sample bandwidth, or uniform 1/N_s.",
+                        choices=("gaussian", "uniform"))
+    bandwidth: str = param("kth", "Per-sample bandwidth s_i: distance to the N_s-th neighbour, or median.",
+                           choices=("kth", "median"), advanced=True)
+    neighbor_selection: str = param("nearest", "Keep the N_s nearest, or N_s at random among n_candidates.",
+                                    choices=("nearest", "random"))
+    n_candidates: int = param(100, "Candidate pool for random neighbour selection.", low=1, advanced=True)
+    pca_components: int = param(50, "PCA dimensions when graph_space='pca'.", low=1, advanced=True)
+    classifier_hidden: Tuple[int, ...] = param((), "Hidden layers of the classifier f2 (empty = linear).")
+    classifier_input: str = param("mu", "What f2 sees: the latent mean or the sampled z.", choices=("mu", "z"),
+                                  advanced=True)
+    classifier_pretrain_epochs: int = param(50, "Epochs fitting f2 to k-means labels of mu(X).", low=0,
+                                            advanced=True)
+    siamese_epochs: int = param(20, "Siamese-network training epochs when graph_space='siamese'.", low=1,
+                                advanced=True)
+
+    # -- checks ------------------------------------------------------------------------------
+    def _check_method_params(self, x: np.ndarray) -> None:
+        check_neighbors(self.n_neighbors, x.shape[0])
+        if self.neighbor_selection == "random" and self.n_candidates < self.n_neighbors:
+            raise InputError(f"n_candidates ({self.n_candidates}) must be >= n_neighbors ({self.n_neighbors}) "
+                             f"for random neighbour selection.")
+
+    @property
+    def _uses_graph(self) -> bool:
+        return self.n_neighbors > 0
+
+    @property
+    def _exact_neighbor_sum(self) -> bool:
+        return self.neighbors_per_step == 0 or self.neighbors_per_step >= self.n_neighbors
+
+    # -- initialisation ----------------------------------------------------------------------
+    def _initialize(self, x_np, x, labels) -> None:
+        super()._initialize(x_np, x, labels)
+        if not self._uses_graph:
+            return
+        mu = self._encode_means(x)
+        self.classifier_ = dnn.classifier(self.latent_dim, self.n_clusters, self.classifier_hidden).to(self.device_)
+        self._pretrain_classifier(mu, self._kmeans_labels_aligned(mu))
+        self.graph_ = self._build_graph(x, mu)
+        if labels is not None:
+            self.graph_cross_fraction_ = self.graph_.cross_fraction(labels)
+        with torch.no_grad():
+            self.gamma_cache_ = torch.softmax(self.classifier_(mu), dim=1)
+
+    def _kmeans_labels_aligned(self, mu: torch.Tensor) -> torch.Tensor:
+        """k-means labels of mu(X), renumbered to match the GMM components they overlap most."""
+        mu_np = mu.cpu().numpy().astype(np.float64)
+        km = KMeans(n_clusters=self.n_clusters, n_init=10, random_state=self.random_state).fit(mu_np)
+        overlap = np.zeros((self.n_clusters, self.n_clusters))
+        np.add.at(overlap, (km.labels_, self.init_labels_), 1)
+        rows, cols = linear_sum_assignment(overlap, maximize=True)
+        mapping = np.empty(self.n_clusters, dtype=np.int64)
+        mapping[rows] = cols
+        self.kmeans_labels_ = mapping[km.labels_]
+        return torch.as_tensor(self.kmeans_labels_, device=self.device_)
+
+    def _pretrain_classifier(self, mu: torch.Tensor, targets: torch.Tensor) -> None:
+        optimizer = torch.optim.Adam(self.classifier_.parameters(), lr=0.01)
+        n = mu.shape[0]
+        for _ in range(self.classifier_pretrain_epochs):
+            order = torch.randperm(n, generator=self.generator_, device=self.device_)
+            for start in range(0, n, 256):
+                index = order[start:start + 256]
+                loss = torch.nn.functional.cross_entropy(self.classifier_(mu[index]), targets[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+    def _graph_features(self, x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+        if self.graph_space == "input":
+            return x
+        if self.graph_space == "pca":
+            torch.manual_seed(self.random_state)
+            return dgraph.pca_features(x, self.pca_components)
+        if self.graph_space == "latent":
+            return mu
+        from ..siamese import siamese_embedding
+
+        return siamese_embedding(self.autoencoder_, x, epochs=self.siamese_epochs, seed=self.random_state)
+
+    def _build_graph(self, x: torch.Tensor, mu: torch.Tensor) -> dgraph.NeighborGraph:
+        features = self._graph_features(x, mu)
+        return dgraph.build_graph(features, self.n_neighbors, kernel=self.kernel, bandwidth=self.bandwidth,
+                                  selection=self.neighbor_selection, n_candidates=self.n_candidates,
+                                  seed=self.random_state)
+
+    # -- training ----------------------------------------------------------------------------
+    def _modules(self) -> List[torch.nn.Module]:
+        return super()._modules() + ([self.classifier_] if self._uses_graph else [])
+
+    def _trainable_parameters(self):
+        extra = list(self.classifier_.parameters()) if self._uses_graph else []
+        return super()._trainable_parameters() + extra
+
+    def _gamma(self, mu: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier_(mu if self.classifier_input == "mu" else z), dim=1)
+
+    def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
+        if not self._uses_graph:
+            return super()._batch_loss(x, index)
+        graph = self.graph_
+        anchors = x[index]
+        n_anchor = index.shape[0]
+        if self._exact_neighbor_sum:
+            neighbor_index = graph.indices[index]
+            neighbor_w = graph.weights[index]
+        else:
+            picks = torch.multinomial(graph.weights[index], self.neighbors_per_step, replacement=True,
+                                      generator=self.generator_)
+            neighbor_index = graph.indices[index].gather(1, picks)
+            neighbor_w = torch.full(picks.shape, 1.0 / self.neighbors_per_step, device=x.device)
+        per_anchor = neighbor_index.shape[1]
+
+        # One encoder/decoder pass over anchors and their neighbours together.
+        batch = torch.cat([anchors, x[neighbor_index.reshape(-1)]])
+        mu, logvar = self.autoencoder_.encode(batch)
+        z = dnn.reparameterize(mu, logvar)
+        decoded = self.autoencoder_.decode(z)
+        gamma = self._gamma(mu, z)
+
+        gamma_anchor = gamma[:n_anchor]
+        with torch.no_grad():
+            neighbor_gamma = self.gamma_cache_[graph.indices[index]]  # (B, N_s, K): all neighbours
+            pi = 0.5 * (gamma_anchor + (graph.weights[index].unsqueeze(-1) * neighbor_gamma).sum(1))
+            self.gamma_cache_[index] = gamma_anchor.detach()
+        log_pi = torch.log(pi + dnn.EPS)
+
+        own = dnn.elbo_terms(anchors, decoded[:n_anchor], mu[:n_anchor], logvar[:n_anchor], gamma_anchor,
+                             log_pi, self.prior_, self.likelihood_, self.lam)
+        cross = dnn.elbo_terms(anchors.repeat_interleave(per_anchor, 0), decoded[n_anchor:], mu[n_anchor:],
+                               logvar[n_anchor:], gamma[n_anchor:], log_pi.repeat_interleave(per_anchor, 0),
+                               self.prior_, self.likelihood_, self.lam)
+        alpha = self.neighbor_weight
+        flat_w = neighbor_w.reshape(-1)
+        terms = {}
+        for key in own:
+            neighbor_part = (cross[key] * flat_w).view(n_anchor, per_anchor).sum(1)
+            terms[key] = ((1.0 - alpha) * own[key] + alpha * neighbor_part).mean()
+        return terms
+
+    @torch.no_grad()
+    def _proba_tensor(self, x) -> torch.Tensor:
+        if not self._uses_graph:
+            return super()._proba_tensor(x)
+        return torch.softmax(self.classifier_(self._encode_means(x)), dim=1)

@@ -1,0 +1,195 @@
+"""Networks and the variational objective shared by the deep methods: MLP autoencoder with a
+Gaussian encoder, the GMM prior, the classifier f2, the ELBO terms, and the pretraining cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+LOGVAR_CLAMP = (-10.0, 10.0)
+EPS = 1e-10
+
+
+def mlp(dims: Sequence[int], final_activation: bool = False) -> nn.Sequential:
+    """Linear layers with ReLU between them (and after the last one when final_activation)."""
+    layers = []
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(d_in, d_out))
+        if final_activation or i < len(dims) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Autoencoder(nn.Module):
+    """Encoder x -> (mu, logvar), decoder z -> x_hat (logits when the likelihood is Bernoulli)."""
+
+    def __init__(self, input_dim: int, hidden: Sequence[int], latent_dim: int):
+        super().__init__()
+        self.input_dim, self.hidden, self.latent_dim = input_dim, tuple(hidden), latent_dim
+        self.encoder = mlp([input_dim, *hidden], final_activation=True) if hidden else nn.Identity()
+        last = hidden[-1] if hidden else input_dim
+        self.mu_head = nn.Linear(last, latent_dim)
+        self.logvar_head = nn.Linear(last, latent_dim)
+        self.decoder = mlp([latent_dim, *reversed(tuple(hidden)), input_dim])
+
+    def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.mu_head(h), self.logvar_head(h).clamp(*LOGVAR_CLAMP)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+class GMMPrior(nn.Module):
+    """Mixture prior p(c) p(z|c): softmax weights, means, diagonal log-variances."""
+
+    def __init__(self, n_components: int, latent_dim: int):
+        super().__init__()
+        self.pi_logits = nn.Parameter(torch.zeros(n_components))
+        self.means = nn.Parameter(torch.zeros(n_components, latent_dim))
+        self.log_vars = nn.Parameter(torch.zeros(n_components, latent_dim))
+
+    @property
+    def log_pi(self) -> torch.Tensor:
+        return torch.log_softmax(self.pi_logits, dim=0)
+
+    def set_from(self, weights: np.ndarray, means: np.ndarray, variances: np.ndarray) -> None:
+        with torch.no_grad():
+            weights = np.clip(np.asarray(weights, dtype=np.float64), EPS, None)
+            self.pi_logits.copy_(torch.as_tensor(np.log(weights / weights.sum()), dtype=torch.float32))
+            self.means.copy_(torch.as_tensor(means, dtype=torch.float32))
+            self.log_vars.copy_(torch.as_tensor(np.log(np.clip(variances, 1e-6, None)), dtype=torch.float32))
+
+    def log_component_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; m_k, s2_k) for every sample and component: (B, K)."""
+        diff = z.unsqueeze(1) - self.means.unsqueeze(0)
+        return -0.5 * (LOG_2PI + self.log_vars + diff.pow(2) / self.log_vars.exp()).sum(-1)
+
+    def responsibilities(self, z: torch.Tensor) -> torch.Tensor:
+        """q(c=k|x) = softmax(log pi_k + log N(z; m_k, s2_k)), via log-sum-exp."""
+        return torch.softmax(self.log_pi + self.log_component_density(z), dim=1)
+
+
+def classifier(latent_dim: int, n_clusters: int, hidden: Sequence[int]) -> nn.Sequential:
+    """f2: latent -> cluster logits (a softmax is applied by the caller)."""
+    return mlp([latent_dim, *hidden, n_clusters])
+
+
+def reconstruction_nll(x: torch.Tensor, decoded: torch.Tensor, likelihood: str, lam: float) -> torch.Tensor:
+    """-log p(x|z) per sample. Bernoulli on logits, or Gaussian N(x_hat, lam I) with its constant."""
+    if likelihood == "bernoulli":
+        return F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(1)
+    sq = (x - decoded).pow(2).sum(1)
+    return sq / (2.0 * lam) + 0.5 * x.shape[1] * math.log(2.0 * math.pi * lam)
+
+
+def elbo_terms(x: torch.Tensor, decoded: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+               gamma: torch.Tensor, log_pi: torch.Tensor, prior: GMMPrior, likelihood: str,
+               lam: float) -> Dict[str, torch.Tensor]:
+    """The negative ELBO of DESIGN.md §2, split into per-sample terms (each shape (B,)).
+
+    ``log_pi`` is (K,) for a global mixture (VaDE) or (B, K) for per-sample weights (DGG).
+    negative ELBO = recon + kl_z + kl_c - entropy.
+    """
+    s2 = prior.log_vars.exp()
+    diff = mu.unsqueeze(1) - prior.means.unsqueeze(0)  # (B, K, M)
+    per_component = 0.5 * (LOG_2PI + prior.log_vars + logvar.exp().unsqueeze(1) / s2 + diff.pow(2) / s2).sum(-1)
+    kl_z = (gamma * per_component).sum(1)
+    kl_c = -(gamma * (log_pi - torch.log(gamma + EPS))).sum(1)
+    entropy = 0.5 * (1.0 + LOG_2PI + logvar).sum(1)
+    recon = reconstruction_nll(x, decoded, likelihood, lam)
+    return {"recon": recon, "kl_z": kl_z, "kl_c": kl_c, "entropy": entropy,
+            "loss": recon + kl_z + kl_c - entropy}
+
+
+# ----------------------------------------------------------------------------------------------
+# Pretraining and its cache
+# ----------------------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    root = os.environ.get("DEEPCLUST_CACHE")
+    base = Path(root) if root else Path.home() / ".cache" / "deepclust"
+    return base / "pretrained"
+
+
+def data_fingerprint(x: np.ndarray) -> str:
+    digest = hashlib.sha1()
+    digest.update(str(x.shape).encode())
+    digest.update(np.ascontiguousarray(x).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def pretrain_key(x: np.ndarray, architecture: Dict, seed: int, schedule: Dict) -> str:
+    """Cache key from (data, architecture, seed, schedule)."""
+    payload = json.dumps({"data": data_fingerprint(x), "arch": architecture, "seed": seed,
+                          "schedule": schedule}, sort_keys=True, default=str)
+    return hashlib.sha1(payload.encode()).hexdigest()[:20]
+
+
+def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str, epochs: int,
+                         batch_size: int, lr: float, seed: int, noise: float = 0.0,
+                         epoch_callback=None, should_stop=None) -> list:
+    """Train the encoder means and decoder as a plain (optionally denoising) autoencoder.
+
+    Returns the per-epoch mean reconstruction loss.
+    """
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    params = [p for name, p in model.named_parameters() if not name.startswith("logvar_head")]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    n = x.shape[0]
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator, device=x.device)
+        total = torch.zeros((), device=x.device)
+        for start in range(0, n, batch_size):
+            batch = x[order[start:start + batch_size]]
+            inputs = batch + noise * torch.randn_like(batch) if noise > 0 else batch
+            mu, _ = model.encode(inputs)
+            decoded = model.decode(mu)
+            if likelihood == "bernoulli":
+                loss = F.binary_cross_entropy_with_logits(decoded, batch, reduction="none").sum(1).mean()
+            else:
+                loss = (decoded - batch).pow(2).sum(1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * batch.shape[0]
+        losses.append(float(total) / n)
+        if epoch_callback is not None:
+            epoch_callback(epoch + 1, epochs, losses[-1])
+        if should_stop is not None and should_stop():
+            break
+    return losses
+
+
+def save_pretrained(path: Path, model: Autoencoder, meta: Dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_pretrained(path: Path, model: Autoencoder) -> Optional[Dict]:
+    """Load a cached autoencoder (weights only, never arbitrary pickles); None when absent/broken."""
+    if not path.exists():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(blob["state_dict"])
+        return blob.get("meta", {})
+    except Exception:  # a corrupted cache file is ignored and rebuilt
+        return None
