@@ -33,6 +33,16 @@ from .base import register_method
 from .vade import VaDE
 
 
+def mixture_weights(gamma_anchor: torch.Tensor, neighbor_gamma: torch.Tensor,
+                    neighbor_weights: torch.Tensor) -> torch.Tensor:
+    """Per-sample mixture weights pi_i = ½ (gamma_i + Σ_j w_ij gamma_j) (corrected eq. 31).
+
+    This is the maximiser of Σ_j w_ij Σ_k (gamma_ik + gamma_jk) log pi_ik on the simplex when the
+    weights of each row sum to one. Shapes: (B, K), (B, N_s, K), (B, N_s) -> (B, K).
+    """
+    return 0.5 * (gamma_anchor + (neighbor_weights.unsqueeze(-1) * neighbor_gamma).sum(1))
+
+
 @register_method("dgg")
 @dataclass(eq=False, repr=False)
 class DGG(VaDE):
@@ -168,8 +178,7 @@ class DGG(VaDE):
 
         gamma_anchor = gamma[:n_anchor]
         with torch.no_grad():
-            neighbor_gamma = self.gamma_cache_[graph.indices[index]]  # (B, N_s, K): all neighbours
-            pi = 0.5 * (gamma_anchor + (graph.weights[index].unsqueeze(-1) * neighbor_gamma).sum(1))
+            pi = mixture_weights(gamma_anchor, self.gamma_cache_[graph.indices[index]], graph.weights[index])
             self.gamma_cache_[index] = gamma_anchor.detach()
         log_pi = torch.log(pi + dnn.EPS)
 

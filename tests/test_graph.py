@@ -1,0 +1,66 @@
+"""Neighbour graph: exact kNN, kernels, random selection from a candidate pool."""
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import NearestNeighbors
+
+from deepclust_core.errors import InputError
+from deepclust_core.graph import build_graph, kernel_weights, knn, pca_features
+
+
+def _points(n=300, d=5, seed=0):
+    return torch.as_tensor(np.random.default_rng(seed).normal(size=(n, d)), dtype=torch.float32)
+
+
+def test_knn_matches_sklearn_in_chunks():
+    x = _points()
+    dist, idx = knn(x, 7, chunk_size=37)
+    ref_dist, ref_idx = NearestNeighbors(n_neighbors=8).fit(x.numpy()).kneighbors(x.numpy())
+    np.testing.assert_allclose(dist.numpy(), ref_dist[:, 1:], atol=1e-4)
+    assert (idx.numpy() == ref_idx[:, 1:]).mean() > 0.99  # ties may swap
+    assert not (idx == torch.arange(300)[:, None]).any()
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "uniform"])
+@pytest.mark.parametrize("selection", ["nearest", "random"])
+def test_rows_sum_to_one(kernel, selection):
+    graph = build_graph(_points(), 10, kernel=kernel, selection=selection, n_candidates=30, seed=1)
+    torch.testing.assert_close(graph.weights.sum(1), torch.ones(300))
+    assert graph.indices.shape == (300, 10)
+
+
+def test_gaussian_kernel_closed_form_and_order():
+    d = torch.tensor([[1.0, 2.0, 3.0]])
+    w = kernel_weights(d, "gaussian", "kth")
+    raw = torch.exp(-d ** 2 / (2 * 3.0 ** 2))
+    torch.testing.assert_close(w, raw / raw.sum())
+    assert w[0, 0] > w[0, 1] > w[0, 2]
+    torch.testing.assert_close(kernel_weights(d, "uniform"), torch.full((1, 3), 1 / 3))
+
+
+def test_random_selection_comes_from_candidate_pool_and_is_seeded():
+    x = _points()
+    _, pool = knn(x, 30)
+    a = build_graph(x, 10, selection="random", n_candidates=30, seed=3)
+    b = build_graph(x, 10, selection="random", n_candidates=30, seed=3)
+    c = build_graph(x, 10, selection="random", n_candidates=30, seed=4)
+    assert torch.equal(a.indices, b.indices) and not torch.equal(a.indices, c.indices)
+    for row in range(0, 300, 17):
+        assert set(a.indices[row].tolist()) <= set(pool[row].tolist())
+        assert len(set(a.indices[row].tolist())) == 10
+
+
+def test_bad_neighbour_counts():
+    with pytest.raises(InputError, match="between 1 and 299"):
+        build_graph(_points(), 300)
+    with pytest.raises(InputError):
+        kernel_weights(torch.ones(2, 2), "cosine")
+
+
+def test_cross_fraction_and_pca():
+    x = torch.cat([_points(100, 2) - 10, _points(100, 2) + 10])
+    labels = np.repeat([0, 1], 100)
+    graph = build_graph(x, 5)
+    assert graph.cross_fraction(labels) == 0.0
+    assert graph.cross_fraction(np.arange(200) % 2) > 0.3
+    assert pca_features(_points(50, 8), 3).shape == (50, 3)

@@ -1,0 +1,172 @@
+"""VaDE and DGG as estimators: objective identities, accuracy on moons, sklearn conventions, bad input."""
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from deepclust_core import DGG, VaDE, create_method, list_methods
+from deepclust_core.callbacks import Callback, StopAfter
+from deepclust_core.datasets import load_dataset
+from deepclust_core.errors import InputError
+from deepclust_core.recipes import recipe
+
+TINY = dict(hidden_dims=(8, 8), latent_dim=2, epochs=2, pretrain_epochs=2, batch_size=64, lam=0.1,
+            device="cpu", gmm_restarts=1)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [6, 6]], dtype=np.float32)
+    y = np.repeat([0, 1], 100)
+    return (centres[y] + rng.normal(size=(200, 2))).astype(np.float32), y
+
+
+def test_registry_and_create_method():
+    assert {"vade", "dgg"} <= set(list_methods())
+    model = create_method("dgg", n_neighbors=5)
+    assert isinstance(model, DGG) and model.n_neighbors == 5
+    with pytest.raises(InputError, match="Unknown method 'nope'"):
+        create_method("nope")
+    with pytest.raises(InputError, match="Unknown parameter"):
+        create_method("vade", n_neighbors=3)
+
+
+def test_dgg_without_neighbours_has_the_vade_objective(blobs):
+    x, _ = blobs
+    vade = VaDE(n_clusters=2, **TINY).fit(x)
+    dgg = DGG(n_clusters=2, n_neighbors=0, **TINY).fit(x)
+    dgg.autoencoder_.load_state_dict(vade.autoencoder_.state_dict())
+    dgg.prior_.load_state_dict(vade.prior_.state_dict())
+    xt = torch.as_tensor(x)
+    index = torch.arange(50)
+    torch.manual_seed(7)
+    vade_terms = vade._batch_loss(xt, index)
+    torch.manual_seed(7)
+    dgg_terms = dgg._batch_loss(xt, index)
+    for key in vade_terms:
+        torch.testing.assert_close(dgg_terms[key], vade_terms[key])
+    np.testing.assert_array_equal(dgg.predict(x), vade.predict(x))
+
+
+def test_dgg_exact_sum_is_the_expectation_of_sampled_neighbours(blobs):
+    """m sampled neighbours estimate the weighted sum without bias (deterministic parts compared)."""
+    x, _ = blobs
+    model = DGG(n_clusters=2, n_neighbors=4, neighbors_per_step=4, **TINY).fit(x)
+    xt = torch.as_tensor(x)
+    index = torch.arange(20)
+    with torch.no_grad():
+        model.autoencoder_.logvar_head.bias.fill_(-30.0)  # z = mu: removes sampling noise
+        model.autoencoder_.logvar_head.weight.zero_()
+        cache = model.gamma_cache_.clone()
+        exact = model._batch_loss(xt, index)["recon"].item()
+        model.neighbors_per_step = 1
+        estimates = []
+        for _ in range(150):
+            model.gamma_cache_.copy_(cache)
+            estimates.append(model._batch_loss(xt, index)["recon"].item())
+    assert np.mean(estimates) == pytest.approx(exact, rel=0.03)
+
+
+def test_fit_outputs_and_seed_reproducibility(blobs):
+    x, y = blobs
+    a = DGG(n_clusters=2, n_neighbors=5, random_state=3, **TINY).fit(x, y)
+    b = DGG(n_clusters=2, n_neighbors=5, random_state=3, **TINY).fit(x, y)
+    assert a.labels_.shape == (200,) and a.transform(x).shape == (200, 2)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.transform(x), b.transform(x), rtol=1e-5, atol=1e-6)
+    assert [r["epoch"] for r in a.history_ if r["phase"] == "train"] == [1, 2]
+    assert {"loss", "recon", "kl_z", "kl_c", "entropy", "acc", "nmi", "ari"} <= set(a.history_[-1])
+    assert a.predict_proba(x).sum(1) == pytest.approx(np.ones(200), abs=1e-5)
+    assert a.pretrain_cached_ is False and b.pretrain_cached_ is True  # shared pretraining cache
+
+
+def test_callbacks_see_epochs_latent_and_can_stop(blobs):
+    x, y = blobs
+    seen = []
+
+    class Probe(Callback):
+        def on_epoch_end(self, estimator, info):
+            if info.phase == "train":
+                latent, labels = info.latent()
+                seen.append((info.epoch, latent.shape, labels.shape))
+
+    model = VaDE(n_clusters=2, **{**TINY, "epochs": 10}).fit(x, y, callbacks=[Probe(), StopAfter(3)])
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert seen[0][1] == (200, 2) and seen[0][2] == (200,)
+    assert model.stopped_early_ and model.labels_.shape == (200,)
+
+
+def test_nan_loss_is_reported_not_hidden(blobs):
+    x, _ = blobs
+    from deepclust_core.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="diverged"):
+        VaDE(n_clusters=2, **{**TINY, "lr": 1e30, "epochs": 3}).fit(x)
+
+
+def test_collapse_is_reported(blobs):
+    x, _ = blobs
+    model = VaDE(n_clusters=2, **TINY).fit(x)
+    with pytest.warns(RuntimeWarning, match="collapse"):
+        model._check_collapse(np.zeros(10, dtype=int))
+    assert model.collapsed_ and model.n_clusters_used_ == 1
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_neighbors": 200}, "smaller than the number of samples"),
+    ({"n_neighbors": -1}, "n_neighbors"),
+    ({"lam": 0.0}, "lam must be > 0"),
+    ({"lam": -1.0}, "lam must be > 0"),
+    ({"epochs": 0}, "epochs must be >= 1"),
+    ({"kernel": "cosine"}, "kernel must be one of"),
+    ({"n_clusters": 500}, "n_clusters"),
+])
+def test_bad_hyperparameters_are_rejected(blobs, params, message):
+    x, _ = blobs
+    with pytest.raises(InputError, match=message):
+        DGG(**{**TINY, "n_clusters": 2, **params}).fit(x)
+
+
+@pytest.mark.parametrize("data, message", [
+    (np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 2.0]]), "NaN"),
+    (np.array([["a", "b"], ["c", "d"]]), "non-numeric"),
+    (np.zeros(10), "2-D|shape"),
+])
+def test_bad_features_are_rejected(data, message):
+    with pytest.raises(InputError, match=message):
+        VaDE(n_clusters=2, **TINY).fit(data)
+
+
+def test_label_length_mismatch_is_rejected(blobs):
+    x, y = blobs
+    with pytest.raises(InputError, match="length|samples"):
+        VaDE(n_clusters=2, **TINY).fit(x, y[:10])
+
+
+def test_predict_checks_feature_count(blobs):
+    x, _ = blobs
+    model = VaDE(n_clusters=2, **TINY).fit(x)
+    with pytest.raises(InputError, match="features"):
+        model.predict(np.zeros((3, 5)))
+
+
+def test_clone_and_params_roundtrip():
+    model = DGG(n_neighbors=7, hidden_dims=(4,))
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert "n_neighbors=7" in repr(model)
+
+
+def test_dgg_separates_small_moons():
+    """The paper's Fig. 1 claim on a small problem: DGG above 0.95 on 1000 moons points."""
+    data = load_dataset("moons", n_samples=1000, random_state=1)
+    params = {**recipe("moons", "dgg"), "epochs": 60, "pretrain_epochs": 60, "random_state": 1, "device": "cpu"}
+    model = DGG(**params).fit(data.x, data.y)
+    assert model.graph_cross_fraction_ < 0.01
+    assert model.scores(data.y)["acc"] > 0.95
