@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import tempfile
+import warnings
 from typing import Dict, List, Optional
 
 from .errors import DeepClustError, InputError
@@ -102,13 +103,24 @@ def train_config(args: argparse.Namespace) -> Dict:
     return {"dataset": args.dataset, "dataset_options": options, "method": args.method, "params": params}
 
 
+def _check_before_writing(config: Dict) -> None:
+    """Reject bad data/hyperparameter combinations (N_s >= n_samples, ...) before any run folder exists."""
+    from .datasets import load_dataset
+    from .methods import create_method
+
+    data = load_dataset(config["dataset"], **config["dataset_options"])  # cached in-process
+    create_method(config["method"], **config["params"]).check_input(data.x, data.y)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from . import runs
 
     config = train_config(args)
+    _check_before_writing(config)
     if args.verbose:
         config["verbose"] = True
-    with tempfile.TemporaryDirectory(prefix="deepclust-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="deepclust-") as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # collapse etc. are reported in result["warnings"]
         run_dir = runs.create_run(args.runs_dir or scratch, config)
         result = runs.execute_run(run_dir)
     if args.runs_dir:

@@ -116,12 +116,22 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     def param_specs(cls):
         return param_specs(cls)
 
-    def _validate_input(self, X, y=None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def check_input(self, X, y=None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Validate hyperparameters and data together without fitting (InputError on a problem).
+
+        Returns the features as float32 and the encoded labels (or None).
+        """
         validate_params(self)
         x = check_features(X, min_samples=2)
         check_n_clusters(self.n_clusters, x.shape[0])
         labels = check_labels(y, x.shape[0]) if y is not None else None
+        self._check_method_params(x)
         return x, labels
+
+    _validate_input = check_input
+
+    def _check_method_params(self, x: np.ndarray) -> None:
+        """Checks that depend on the data (e.g. N_s < n_samples)."""
 
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X, y, **kwargs).labels_
@@ -169,8 +179,7 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     # -- public API --------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         """Learn the clustering of X. ``y`` is optional and only used to report ACC/NMI/ARI per epoch."""
-        x_np, labels = self._validate_input(X, y)
-        self._check_method_params(x_np)
+        x_np, labels = self.check_input(X, y)
         callbacks = _CallbackList(callbacks)
         self.device_ = resolve_device(self.device)
         seed_everything(self.random_state)
@@ -214,9 +223,6 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         return self._proba_tensor(self._to_device(X)).cpu().numpy()
 
     # -- hooks for subclasses ----------------------------------------------------------------
-    def _check_method_params(self, x: np.ndarray) -> None:
-        """Checks that depend on the data (e.g. N_s < n_samples)."""
-
     def _initialize(self, x_np: np.ndarray, x: torch.Tensor, labels) -> None:
         raise NotImplementedError
 

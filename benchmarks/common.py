@@ -1,0 +1,66 @@
+"""Shared plumbing: run a training configuration like the CLI does, and record results with the exact
+command, git commit, machine and wall time. Results are produced by running, never typed in."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List
+
+import numpy as np
+
+from deepclust_core import runs
+from deepclust_core.bench import machine
+from deepclust_core.recipes import recipe
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_dir: str = None) -> Dict:
+    """One run through the same path as `python -m deepclust_core train` (recipe, then overrides)."""
+    config = {"dataset": dataset, "dataset_options": dataset_options, "method": method,
+              "params": {**recipe(dataset, method), **params}}
+    with tempfile.TemporaryDirectory(prefix="deepclust-bench-") as scratch:
+        run_dir = runs.create_run(runs_dir or scratch, config)
+        result = runs.execute_run(run_dir)
+    result["params"] = config["params"]
+    return result
+
+
+def summarise(values: Iterable[float]) -> Dict:
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    if array.size == 0:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(array.mean()), "std": float(array.std()), "n": int(array.size),
+            "values": array.tolist()}
+
+
+def record(name: str, figures: Dict, started: float) -> Dict:
+    payload = {"name": name, "command": " ".join([Path(sys.executable).name, "-m", f"benchmarks.{name}",
+                                                   *sys.argv[1:]]),
+               "git_commit": git_commit(), "machine": machine(), "wall_seconds": time.time() - started,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = figures.get("tag")
+    target = RESULTS / (f"{name}-{suffix}.json" if suffix else f"{name}.json")
+    target.write_text(json.dumps(payload, indent=2, default=str))
+    print(json.dumps(payload, default=str))
+    return payload
+
+
+def seeds_arg(text: str) -> List[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
