@@ -1,0 +1,55 @@
+"""The command line: JSON output, run folders, method listing, clear errors without tracebacks."""
+import json
+
+import pytest
+
+from deepclust_core.cli import main
+
+SMALL = ["--dataset", "moons", "--n-samples", "300", "--epochs", "2", "--pretrain-epochs", "2",
+         "--hidden-dims", "8,8"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path / "cache"))
+
+
+def test_train_prints_one_json_object_and_writes_run_dir(tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    code = main(["train", *SMALL, "--method", "dgg", "--n-neighbors", "10", "--seed", "1", "--lambda", "0.05",
+                 "--json", "--runs-dir", str(runs_dir)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(out) == 1
+    result = json.loads(out[0])
+    assert {"dataset", "method", "acc", "nmi", "ari", "seconds"} <= set(result)
+    assert result["dataset"] == "moons" and result["method"] == "dgg" and 0.0 <= result["acc"] <= 1.0
+    run_dirs = list(runs_dir.iterdir())
+    assert len(run_dirs) == 1
+    config = json.loads((run_dirs[0] / "config.json").read_text())
+    assert config["params"]["n_neighbors"] == 10 and config["params"]["lam"] == 0.05
+    assert config["params"]["random_state"] == 1
+    assert (run_dirs[0] / "labels.npz").exists() and (run_dirs[0] / "metrics.jsonl").exists()
+
+
+def test_methods_lists_registered_methods(capsys):
+    assert main(["methods", "--json"]) == 0
+    names = {row["name"] for row in json.loads(capsys.readouterr().out)}
+    assert {"dgg", "vade"} <= names
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "nope"], "Unknown method 'nope'"),
+    (["--method", "dgg", "--dataset", "nope"], "Unknown dataset 'nope'"),
+    (["--method", "dgg", "--n-neighbors", "300"], "smaller than the number of samples"),
+    (["--method", "dgg", "--n-neighbors", "-2"], "n_neighbors"),
+    (["--method", "dgg", "--lambda", "0"], "lam must be > 0"),
+    (["--method", "dgg", "--epochs", "zero"], "epochs must be of type int"),
+    (["--method", "vade", "--n-neighbors", "5"], "has no parameter 'n_neighbors'"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message):
+    runs_dir = tmp_path / "runs"
+    argv = ["train", *SMALL, *args, "--runs-dir", str(runs_dir)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
