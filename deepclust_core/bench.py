@@ -50,11 +50,11 @@ def method_throughput(name: str, x: np.ndarray, device: str, epochs: int, **para
     from .methods import create_method
 
     timer = _EpochTimer()
+    if name == "dgg":
+        params.setdefault("classifier_pretrain_epochs", 1)
     model = create_method(name, n_clusters=10, hidden_dims=HIDDEN, latent_dim=LATENT, batch_size=BATCH,
-                          epochs=epochs, pretrain_epochs=0, gmm_restarts=1, cache_pretrained=False,
-                          classifier_pretrain_epochs=1, device=device, **params) if name == "dgg" else \
-        create_method(name, n_clusters=10, hidden_dims=HIDDEN, latent_dim=LATENT, batch_size=BATCH, epochs=epochs,
-                      pretrain_epochs=0, gmm_restarts=1, cache_pretrained=False, device=device, **params)
+                          epochs=epochs, pretrain_epochs=0, gmm_restarts=1, cache_pretrained=False, device=device,
+                          **params)
     model.fit(x, callbacks=[timer])
     return timer.samples_per_second(len(x))
 

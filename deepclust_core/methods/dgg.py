@@ -6,9 +6,10 @@ L(x_i, x_j) is the ELBO of x_i computed with the neighbour's posterior: z_j ~ q(
 reconstructs x_i; x_j's mu, logvar and gamma enter the KL terms with the anchor's mixture
 weights pi_i. Cluster assignments gamma = softmax(f2(mu)) come from a classifier pretrained on
 k-means labels of the pretrained latent. pi_i = ½ (gamma_i + Σ_j w_ij gamma_j) (the corrected
-eq. 31) is recomputed per minibatch without gradient; the neighbours' gammas in it come from a
-cache refreshed with every anchor's gamma as it is computed (so at most one epoch old), which
-keeps the exact sum over all N_s neighbours at no extra forward passes.
+eq. 31) is recomputed per minibatch without gradient over all N_s neighbours. The neighbours'
+gammas in it are either recomputed with the current networks (``neighbor_gammas="fresh"``, as the
+reference code does: N_s extra encoder passes) or taken from a cache refreshed with every anchor's
+gamma as it is computed (``"cached"``: at most one epoch old, no extra passes).
 
 ``neighbors_per_step`` = m: each step samples m neighbours per anchor by weight (an unbiased
 estimate of the sum, (1 + m)× VaDE's cost); m = N_s (or 0) evaluates the weighted sum exactly.
@@ -66,6 +67,10 @@ class DGG(VaDE):
     classifier_hidden: Tuple[int, ...] = param((), "Hidden layers of the classifier f2 (empty = linear).")
     classifier_input: str = param("mu", "What f2 sees: the latent mean or the sampled z.", choices=("mu", "z"),
                                   advanced=True)
+    neighbor_gammas: str = param("cached", "Neighbours' assignments in pi_i: 'fresh' recomputes them every minibatch "
+                                 "(as the reference code; N_s extra forward passes), 'cached' reuses each "
+                                 "sample's latest assignment (at most one epoch old; free).",
+                                 choices=("cached", "fresh"), advanced=True)
     classifier_pretrain_epochs: int = param(50, "Epochs fitting f2 to k-means labels of mu(X).", low=0,
                                             advanced=True)
     siamese_epochs: int = param(20, "Siamese-network training epochs when graph_space='siamese'.", low=1,
@@ -178,7 +183,13 @@ class DGG(VaDE):
 
         gamma_anchor = gamma[:n_anchor]
         with torch.no_grad():
-            pi = mixture_weights(gamma_anchor, self.gamma_cache_[graph.indices[index]], graph.weights[index])
+            all_neighbors = graph.indices[index]
+            if self.neighbor_gammas == "fresh":
+                neighbor_mu = self.autoencoder_.encode(x[all_neighbors.reshape(-1)])[0]
+                neighbor_gamma = torch.softmax(self.classifier_(neighbor_mu), 1).view(*all_neighbors.shape, -1)
+            else:
+                neighbor_gamma = self.gamma_cache_[all_neighbors]
+            pi = mixture_weights(gamma_anchor, neighbor_gamma, graph.weights[index])
             self.gamma_cache_[index] = gamma_anchor.detach()
         log_pi = torch.log(pi + dnn.EPS)
 
