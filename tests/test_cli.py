@@ -9,11 +9,6 @@ SMALL = ["--dataset", "moons", "--n-samples", "300", "--epochs", "2", "--pretrai
          "--hidden-dims", "8,8"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path / "cache"))
-
-
 def test_train_prints_one_json_object_and_writes_run_dir(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     code = main(["train", *SMALL, "--method", "dgg", "--n-neighbors", "10", "--seed", "1", "--lambda", "0.05",

@@ -193,12 +193,13 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         x = torch.as_tensor(x_np, device=self.device_)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})
         self.autoencoder_ = self._pretrain(x_np, x, labels, callbacks)
+        # Re-seed: a cached pretrain consumed no random numbers, a fresh one did; the rest of the fit
+        # must not depend on which happened. A stop during pretraining still initialises the model
+        # (so it can predict) but skips training.
+        seed_everything(self.random_state + 1)
+        self.generator_.manual_seed(self.random_state + 1)
+        self._initialize(x_np, x, labels)
         if not self.stopped_early_:
-            # Re-seed: a cached pretrain consumed no random numbers, a fresh one did; the rest of
-            # the fit must not depend on which happened.
-            seed_everything(self.random_state + 1)
-            self.generator_.manual_seed(self.random_state + 1)
-            self._initialize(x_np, x, labels)
             self._train(x, labels, callbacks)
         self.labels_ = self._predict_tensor(x)
         self._check_collapse(self.labels_)

@@ -1,0 +1,27 @@
+"""deepclust: an interactive lab for deep clustering (DGG, VaDE and baselines).
+
+    streamlit run app.py        # runs are stored under $DEEPCLUST_RUNS (default ./runs)
+
+The shared set-up lives in the sidebar (drawn here, so it is the same on every page and mirrored in
+the URL); each page in pages/ reads it from st.session_state["config"]. Training happens in separate
+worker processes (deepclust_core.jobs); the app only submits runs and reads the disk.
+"""
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="deepclust", page_icon=":material/scatter_plot:", layout="wide")
+
+PAGES = [
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
+    st.Page("pages/traversals.py", title="Traversals", icon=":material/swap_horiz:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/ablation.py", title="Ablation", icon=":material/stacked_line_chart:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/list:"),
+]
+
+page = st.navigation(PAGES)
+common.ensure_started()
+st.session_state["config"] = common.guard(common.sidebar_config)
+page.run()

@@ -1,0 +1,120 @@
+"""Ablation: sweep the graph size N_s over several seeds as queued runs and summarise them as the paper's
+Table 2 (mean ± std), with partial results while the sweep runs."""
+import streamlit as st
+
+from deepclust_core import DeepClustError, InputError, jobs, list_methods, runs, viz
+from pages import common
+
+GROUP_PREFIX = "ablation"
+KEY = "n_neighbors"
+
+
+def _integers(text: str, name: str) -> list:
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise InputError(f"{name} must be comma-separated whole numbers; got {text!r}.") from None
+    if not values or min(values) < 0:
+        raise InputError(f"{name} needs at least one value, none negative.")
+    return sorted(set(values))
+
+
+def graph_method(config) -> str:
+    """The sidebar's method when it has N_s, else DGG."""
+    if config and KEY in common.method_specs(config["method"]):
+        return config["method"]
+    return "dgg" if "dgg" in list_methods() else next(m for m in list_methods() if KEY in common.method_specs(m))
+
+
+def start_sweep(values_text: str, seeds_text: str) -> None:
+    config = common.current_config()
+    try:
+        if config is None:
+            raise InputError("Fix the set-up in the sidebar first.")
+        values, seeds = _integers(values_text, "N_s values"), _integers(seeds_text, "Seeds")
+        method = graph_method(config)
+        group = common.new_group_id(GROUP_PREFIX)
+        configs = [{**common.config_for_method(config, method, n_neighbors=value, random_state=seed),
+                    "group": group, "label": f"N_s={value} seed={seed}"} for value in values for seed in seeds]
+        for run_config in configs:
+            runs.validate_config(run_config)  # all or nothing
+        for run_config in configs:  # seeds inside N_s: each N_s gets a first number early
+            jobs.submit(common.runs_dir(), run_config)
+    except DeepClustError as exc:
+        st.session_state["ablation.error"] = str(exc)
+        return
+    st.session_state["ablation.error"] = None
+    st.session_state["ablation.group"] = group
+
+
+def rows_of(group_runs):
+    rows = []
+    for run in group_runs:
+        params = (run.get("config") or {}).get("params") or {}
+        result = run.get("result") or {}
+        finished = run["state"] == "finished"
+        rows.append({KEY: params.get(KEY), "seed": params.get("random_state"), "state": run["state"],
+                     **{m: result.get(m) if finished else None for m in ("acc", "nmi", "ari")}})
+    return rows
+
+
+def summary_panel(group: str, was_active: bool) -> None:
+    group_runs = [common.fresh_run(run["path"]) if common.is_active(run) else run
+                  for run in common.group_runs(GROUP_PREFIX).get(group, [])]
+    active = any(common.is_active(run) for run in group_runs)
+    if was_active and not active:
+        st.rerun()
+    rows = rows_of(group_runs)
+    done = sum(row["acc"] is not None for row in rows)
+    st.progress(done / max(1, len(rows)), text=f"{done} of {len(rows)} runs finished"
+                + (f" · {sum(r['state'] == 'failed' for r in rows)} failed" if any(r['state'] == 'failed' for r in rows)
+                   else ""))
+    summary = viz.summarize_ablation(rows, key=KEY)
+    table = summary[[KEY, "runs", "done", "acc", "nmi", "ari"]].rename(
+        columns={KEY: "N_s", "acc": "ACC %", "nmi": "NMI %", "ari": "ARI %"})
+    st.dataframe(table, hide_index=True)
+    dataset = (group_runs[0].get("config") or {}).get("dataset") if group_runs else None
+    reference = common.PAPER_TABLE2_ACC if dataset == "mnist" else None
+    st.plotly_chart(viz.ablation_plot(summary, key=KEY, metrics=("acc", "nmi"), reference=reference, x_title="N_s",
+                                      title="Mean ± std over seeds" + (" (◇ paper, Table 2)" if reference else "")),
+                    key="ablation.plot")
+    with st.expander("Individual runs"):
+        st.dataframe(rows, hide_index=True)
+
+
+def body() -> None:
+    st.title("Ablation: graph size N_s")
+    st.caption("Each (N_s, seed) pair is one queued run with the sidebar set-up; N_s = 0 is VaDE. Runs are trained "
+               "one after the other (or DEEPCLUST_MAX_JOBS at a time), so the table fills in as they finish.")
+    config = common.current_config()
+    method = graph_method(config)
+    st.markdown(f"Method: **{method}** on **{(config or {}).get('dataset', '?')}**")
+    controls = st.columns([2, 2, 1])
+    values_text = controls[0].text_input("N_s values", "0,1,3,10,20,30", key="ablation.values")
+    seeds_text = controls[1].text_input("Seeds", "0,1,2", key="ablation.seeds")
+    controls[2].button("Queue sweep", type="primary", on_click=start_sweep, args=(values_text, seeds_text),
+                       disabled=config is None, key="ablation.start")
+    if st.session_state.get("ablation.error"):
+        st.error(st.session_state["ablation.error"])
+    groups = common.group_runs(GROUP_PREFIX)
+    if not groups:
+        st.info("No sweep yet. A small one to try: N_s values 0,10 and seeds 0,1 with the moons quick-demo preset.")
+        return
+    names = list(groups)
+    wanted = st.session_state.get("ablation.group")
+    if wanted in names:
+        st.session_state["ablation.pick"] = wanted
+    group = st.selectbox("Sweep", names, key="ablation.pick",
+                         format_func=lambda g: f"{g} · {len(groups[g])} runs · "
+                                               f"{(groups[g][0].get('config') or {}).get('dataset', '?')}",
+                         on_change=lambda: st.session_state.update({"ablation.group": st.session_state["ablation.pick"]}))
+    active = any(common.is_active(run) for run in groups[group])
+    st.fragment(run_every=common.REFRESH_SECONDS * 2 if active else None)(summary_panel)(group, active)
+    if active and st.button("Stop the whole sweep", key="ablation.stop"):
+        for run in groups[group]:
+            if common.is_active(run):
+                jobs.stop(run["path"])
+        st.rerun()
+
+
+common.page(body)

@@ -1,0 +1,133 @@
+"""Compare: one click starts VaDE and DGG on the same data and seed (they share the cached pretrained
+autoencoder and initial GMM), then shows their data, latent spaces and scores side by side."""
+from pathlib import Path
+
+import streamlit as st
+
+from deepclust_core import DeepClustError, jobs, list_methods, runs, viz
+from pages import common
+
+GROUP_PREFIX = "compare"
+
+
+def start_comparison(methods, n_neighbors: int) -> None:
+    config = common.current_config()
+    if config is None:
+        st.session_state["compare.error"] = "Fix the set-up in the sidebar first."
+        return
+    group = common.new_group_id(GROUP_PREFIX)
+    try:
+        configs = []
+        for method in methods:
+            overrides = {"n_neighbors": n_neighbors} if "n_neighbors" in common.method_specs(method) else {}
+            configs.append({**common.config_for_method(config, method, **overrides), "group": group,
+                            "label": f"compare: {method}"})
+        for run_config in configs:
+            runs.validate_config(run_config)  # all or nothing: no half-started comparison
+        for run_config in configs:
+            jobs.submit(common.runs_dir(), run_config)
+    except DeepClustError as exc:
+        st.session_state["compare.error"] = str(exc)
+        return
+    st.session_state["compare.error"] = None
+    st.session_state["compare.group"] = group
+
+
+def _panels_of(run):
+    """(latent panel or None, input-space panel or None) of one run, for viz.compare_figure."""
+    method = (run.get("config") or {}).get("method", "?")
+    epochs = runs.list_snapshots(run["path"])
+    snapshot = common.snapshot(run, epochs[-1]) if epochs else None
+    latent_panel = input_panel = None
+    if snapshot is not None:
+        predicted, true = snapshot.get("predicted"), snapshot.get("true")
+        matched = predicted is not None and true is not None
+        gmm = ({"means": snapshot["gmm_means"], "variances": snapshot["gmm_variances"]}
+               if "gmm_means" in snapshot else None)
+        latent_panel = {"title": f"{method}: latent (epoch {int(snapshot['epoch'])})", "points": snapshot["latent"],
+                        "labels": viz.align_labels(predicted, true) if matched else predicted, "gmm": gmm,
+                        "component_colours": viz.label_mapping(predicted, true) if matched else None}
+    final = common.artifact(run, "labels")
+    inputs = common.artifact(run, "inputs")
+    if inputs is not None and final is not None:
+        true = final.get("true")
+        graph = common.artifact(run, "graph")
+        input_panel = {"title": f"{method}: data coloured by its clusters", "points": inputs["x"],
+                       "labels": viz.align_labels(final["labels"], true) if true is not None else final["labels"],
+                       "true_labels": true, "neighbors": None if graph is None else graph["indices"]}
+    return latent_panel, input_panel
+
+
+def panels(group_runs, was_active: bool) -> None:
+    fresh = [common.fresh_run(run["path"]) for run in group_runs]
+    if was_active and not any(common.is_active(run) for run in fresh):
+        st.rerun()
+    columns = st.columns(len(fresh))
+    for column, run in zip(columns, fresh):
+        with column:
+            method = (run.get("config") or {}).get("method", "?")
+            st.markdown(f"#### {method} · {run['state']}")
+            common.show_run_state(run)
+            result = run.get("result") or {}
+            scores = [f"{k.upper()} {result[k]:.3f}" for k in ("acc", "nmi", "ari")
+                      if isinstance(result.get(k), (int, float))]
+            progress = run["status"].get("progress") or {}
+            if scores:
+                st.markdown(" · ".join(scores))
+            elif progress:
+                st.caption(f"{progress.get('phase')} epoch {progress.get('epoch')}/{progress.get('n_epochs')}")
+    pairs = [_panels_of(run) for run in fresh]
+    latent_panels = [latent for latent, _ in pairs if latent is not None]
+    input_panels = [inputs for _, inputs in pairs if inputs is not None]
+    if input_panels:
+        st.plotly_chart(viz.compare_figure(input_panels), key="compare.inputs")
+    if latent_panels:
+        st.plotly_chart(viz.compare_figure(latent_panels), key="compare.latents")
+    series = {(run.get("config") or {}).get("method", run["id"]): runs.read_metrics(run["path"]) for run in fresh}
+    if any(series.values()):
+        st.plotly_chart(viz.runs_curves(series, "acc", title="ACC during training"), key="compare.curves")
+
+
+def body() -> None:
+    st.title("Compare")
+    st.caption("Starts the methods on the same data, seed, architecture and pretraining schedule, taken from the "
+               "sidebar, so they begin from the same pretrained autoencoder and initial GMM.")
+    presets = st.columns(len(common.COMPARE_PRESETS))
+    for column, name in zip(presets, common.COMPARE_PRESETS):
+        column.button(f"Preset: {name}", on_click=common.apply_preset, args=(name,), key=f"compare.preset.{name}",
+                      help=next(p["why"] for p in common.PRESETS if p["name"] == name))
+    available = list_methods()
+    defaults = [m for m in ("vade", "dgg") if m in available]
+    controls = st.columns([3, 1, 1])
+    methods = controls[0].multiselect("Methods", available, default=defaults, key="compare.methods")
+    config = common.current_config()
+    default_ns = int((config or {}).get("params", {}).get("n_neighbors") or
+                     common.recipe_for((config or {}).get("dataset", "moons"), "dgg").get("n_neighbors", 20))
+    n_neighbors = controls[1].number_input("N_s (graph methods)", min_value=0, value=default_ns, step=1,
+                                           key="compare.ns")
+    controls[2].button("Start comparison", type="primary", on_click=start_comparison, args=(methods, n_neighbors),
+                       disabled=config is None or len(methods) < 2, key="compare.start")
+    if st.session_state.get("compare.error"):
+        st.error(st.session_state["compare.error"])
+
+    groups = common.group_runs(GROUP_PREFIX)
+    if not groups:
+        st.info("No comparison yet: pick a preset (or your own set-up) and press Start comparison.")
+        return
+    names = list(groups)
+    wanted = st.session_state.get("compare.group")
+    if wanted in names:
+        st.session_state["compare.pick"] = wanted
+    group = st.selectbox("Comparison", names, key="compare.pick",
+                         format_func=lambda g: f"{g} · {(groups[g][0].get('config') or {}).get('dataset', '?')} · "
+                                               f"{', '.join(sorted(r['state'] for r in groups[g]))}",
+                         on_change=lambda: st.session_state.update({"compare.group": st.session_state["compare.pick"]}))
+    group_runs = sorted(groups[group], key=lambda run: (run.get("config") or {}).get("method", ""), reverse=True)
+    active = any(common.is_active(run) for run in group_runs)
+    st.fragment(run_every=common.REFRESH_SECONDS * 2 if active else None)(panels)(group_runs, active)
+    first = group_runs[0].get("config") or {}
+    st.caption(f"Data: {first.get('dataset')} {first.get('dataset_options')} · runs in "
+               f"{Path(group_runs[0]['path']).parent}")
+
+
+common.page(body)

@@ -1,0 +1,103 @@
+"""Train: start a run with the sidebar set-up, watch its losses and scores live, stop it, read the result."""
+from pathlib import Path
+
+import streamlit as st
+
+from deepclust_core import DeepClustError, jobs, runs, viz
+from pages import common
+
+
+def start_run() -> None:
+    config = common.current_config()
+    if config is None:
+        st.session_state["train.error"] = "Fix the set-up in the sidebar first."
+        return
+    try:
+        run_id = jobs.submit(common.runs_dir(), config)
+    except DeepClustError as exc:
+        st.session_state["train.error"] = str(exc)
+        return
+    st.session_state["train.error"] = None
+    common.select_run(run_id)
+    st.toast(f"Run {run_id} submitted.")
+
+
+def stop_run(run_dir: str) -> None:
+    jobs.stop(run_dir)
+    st.toast("Stop requested: the run ends after its current epoch.")
+
+
+def live_panel(run_dir: str, was_active: bool) -> None:
+    """Progress, latest numbers and curves of one run (refreshed by the fragment while it trains)."""
+    run = common.fresh_run(run_dir)
+    if was_active and not common.is_active(run):
+        st.rerun()  # it just ended: redraw the whole page once, then stop refreshing
+    records = runs.read_metrics(run_dir)
+    progress = run["status"].get("progress") or {}
+    if run["state"] == "queued":
+        st.progress(0.0, text="Queued: waiting for a free worker slot…")
+    elif progress:
+        phase, epoch, total = progress.get("phase"), progress.get("epoch", 0), max(1, progress.get("n_epochs", 1))
+        fraction = min(1.0, epoch / total)
+        text = f"{run['state']}: {phase} epoch {epoch}/{total}"
+        if run["state"] == "running" and phase == "pretrain" and epoch == total:
+            text += " · initialising the GMM prior (and graph, classifier)…"
+        st.progress(fraction, text=text)
+    elif run["state"] == "running":
+        st.progress(0.0, text="Starting: loading the data and the model…")
+    train = [r for r in records if r.get("phase") == "train"]
+    if train:
+        last = train[-1]
+        columns = st.columns(5)
+        for column, key in zip(columns, ("loss", "acc", "nmi", "ari", "clusters_used")):
+            value = last.get(key)
+            column.metric(key.upper() if key in ("acc", "nmi", "ari") else key.replace("_", " "),
+                          "–" if value is None else f"{value:.4g}")
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(viz.metric_curves(train, title="Scores (against the true labels)"), key="train.scores")
+        with right:
+            st.plotly_chart(viz.loss_curves(train, title="Loss terms"), key="train.losses")
+    elif records:
+        st.plotly_chart(viz.loss_curves(records, keys=("loss",), phase="pretrain", title="Pretraining loss"),
+                        key="train.pretrain")
+
+
+def body() -> None:
+    st.title("Train")
+    st.caption("Starts a run with the set-up in the sidebar. Training happens in a separate process: you can "
+               "leave this page or close the tab, the run goes on and its results stay on disk.")
+    config = common.current_config()
+    left, right = st.columns([1, 3])
+    left.button("Start run", type="primary", on_click=start_run, disabled=config is None, key="train.start")
+    if config is not None:
+        right.caption(f"**{config['method']}** on **{config['dataset']}** · seed {config['params']['random_state']} · "
+                      f"{config['params'].get('epochs', '?')} epochs (+{config['params'].get('pretrain_epochs', 0)} "
+                      "pretraining)")
+    if st.session_state.get("train.error"):
+        st.error(st.session_state["train.error"])
+
+    run = common.pick_run(common.all_runs(), key="train.pick")
+    if run is None:
+        return
+    common.show_run_state(run)
+    active = common.is_active(run)
+    if active:
+        st.button("Stop run", on_click=stop_run, args=(run["path"],), key="train.stop")
+    if run["state"] != "broken":
+        st.fragment(run_every=common.REFRESH_SECONDS if active else None)(live_panel)(run["path"], active)
+    if run["state"] in ("finished", "stopped") and run.get("result"):
+        st.subheader("Result")
+        common.show_scores(run["result"])
+        extra = {k: run["result"][k] for k in ("graph_cross_fraction", "pretrain_cached", "clusters_used")
+                 if k in run["result"]}
+        if extra:
+            st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:.3g}" if isinstance(v, float) else
+                                  f"{k.replace('_', ' ')}: {v}" for k, v in extra.items()))
+        st.page_link("pages/latent.py", label="Open its latent space", icon=":material/scatter_plot:")
+    with st.expander("Configuration"):
+        st.json(run.get("config") or {}, expanded=False)
+        st.caption(f"Folder: {Path(run['path'])}")
+
+
+common.page(body)
