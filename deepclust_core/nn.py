@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -178,9 +179,14 @@ def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str
 
 def save_pretrained(path: Path, model: Autoencoder, meta: Dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
-    os.replace(tmp, path)
+    # One temporary name per writer: two runs pretraining the same model at once must not share it.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_pretrained(path: Path, model: Autoencoder) -> Optional[Dict]:

@@ -26,6 +26,7 @@ A reader never raises on a damaged folder: :func:`load_run` reports it as state 
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -83,12 +84,28 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _partial_name(path: Path) -> Path:
+    """A temporary name next to ``path``, unique per writer (the app writes from one thread per session)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _write_atomically(path: Path, write) -> None:
+    """``write(stream)`` into a temporary file, then ``os.replace``; on failure (e.g. disk full) the partial
+    file is removed, so a folder never keeps half a file."""
+    partial = _partial_name(path)
+    try:
+        with open(partial, "wb") as stream:
+            write(stream)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(_jsonable(payload), indent=1, sort_keys=True))
-    os.replace(partial, path)
+    text = json.dumps(_jsonable(payload), indent=1, sort_keys=True).encode()
+    _write_atomically(Path(path), lambda stream: stream.write(text))
 
 
 def read_json(path: Path) -> Any:
@@ -99,10 +116,7 @@ def save_npz(path: Path, **arrays: np.ndarray) -> None:
     """Write a compressed .npz atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(partial, "wb") as stream:
-        np.savez_compressed(stream, **arrays)
-    os.replace(partial, path)
+    _write_atomically(path, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def load_npz(path: Path) -> Optional[Dict[str, np.ndarray]]:
@@ -238,8 +252,12 @@ def create_run(runs_dir: PathLike, config: Dict[str, Any]) -> Path:
         except FileExistsError:
             continue
     now = time.time()
-    write_json(run_dir / "config.json", {**canonical, "created": now})
-    write_json(run_dir / "status.json", {"state": "queued", "created": now, "updated": now})
+    try:
+        write_json(run_dir / "config.json", {**canonical, "created": now})
+        write_json(run_dir / "status.json", {"state": "queued", "created": now, "updated": now})
+    except OSError as exc:  # e.g. disk full: leave no half-created run behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise DeepClustError(f"Cannot create a run in {runs_dir}: {_one_line(exc)}") from None
     return run_dir
 
 
@@ -267,6 +285,8 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, DeepClustError):
         return text
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full ({text})"
     return f"{type(exc).__name__}: {text}"
 
 
@@ -486,6 +506,9 @@ def execute_run(run_dir: PathLike) -> Dict[str, Any]:
         state = "stopped" if recorder.stop_requested or getattr(estimator, "stopped_early_", False) else "finished"
         _write_final_artifacts(run_dir, estimator, data, recorder)
         result = _result(config, data, estimator, state, time.time() - started, final)
+        if data.y is not None and np.unique(data.y).size < 2:
+            result["warnings"].insert(0, "The data's labels hold a single class, so ACC/NMI/ARI against them say "
+                                         "nothing about the clustering.")
         write_json(run_dir / "result.json", result)
         update_status(run_dir, state=state, finished=time.time(),
                       reason="stopped on request" if state == "stopped" else None)
@@ -509,17 +532,21 @@ def _end_early(run_dir: Path, state: str, reason: str, started: float, config: D
               "seconds": time.time() - started, "acc": None, "nmi": None, "ari": None, "warnings": []}
     try:
         write_json(run_dir / "result.json", result)
+    except OSError:
+        pass  # deleted under us, or the disk is full: the state below matters more
+    try:
         update_status(run_dir, state=state, reason=reason, finished=time.time())
     except OSError:
-        pass  # the folder was deleted under us; nothing left to record into
+        pass  # nothing left to record into; reconcile() marks the run failed once this worker exits
     return result
 
 
 # -------------------------------------------------------------------------------------------------- reading
 
 def _run_dirs(runs_dir: Path) -> List[Path]:
+    """The run folders: real directories with a run id's name (a symlink could lead out of the runs folder)."""
     try:
-        return [p for p in Path(runs_dir).iterdir() if p.is_dir() and _RUN_ID.match(p.name)]
+        return [p for p in Path(runs_dir).iterdir() if _RUN_ID.match(p.name) and p.is_dir() and not p.is_symlink()]
     except OSError:
         return []
 
@@ -543,7 +570,8 @@ def load_run(run_dir: PathLike) -> Dict[str, Any]:
         run["reason"] = f"config.json is unreadable: {_one_line(exc)}"
         return run
     run["config"] = config
-    run["created"] = config.get("created")
+    created = config.get("created")
+    run["created"] = created if isinstance(created, (int, float)) and math.isfinite(created) else None
     try:
         status = read_json(run_dir / "status.json")
         if not isinstance(status, dict) or status.get("state") not in STATES:
@@ -554,9 +582,11 @@ def load_run(run_dir: PathLike) -> Dict[str, Any]:
     except (OSError, ValueError) as exc:
         run["reason"] = f"status.json is unreadable: {_one_line(exc)}"
         return run
+    if not isinstance(status.get("progress"), (dict, type(None))):
+        status["progress"] = None  # a hand-edited or damaged field must not break the views
     run["status"] = status
     run["state"] = status["state"]
-    run["reason"] = status.get("reason")
+    run["reason"] = None if status.get("reason") is None else str(status["reason"])
     for name, key in (("result.json", "result"), ("data.json", "data")):
         try:
             value = read_json(run_dir / name)
@@ -579,7 +609,7 @@ def read_metrics(run_dir: PathLike) -> List[Dict[str, Any]]:
     """Every epoch record of metrics.jsonl; a half-written or damaged line is skipped."""
     records = []
     try:
-        with open(Path(run_dir) / "metrics.jsonl") as stream:
+        with open(Path(run_dir) / "metrics.jsonl", errors="replace") as stream:  # damaged bytes: a skipped line
             for line in stream:
                 try:
                     record = json.loads(line)
@@ -660,6 +690,8 @@ def reconcile_run(run_dir: PathLike) -> bool:
     starting = status.get("pid") is None and time.time() - (status.get("scheduled") or 0) < STARTING_SECONDS
     if starting or pid_alive(status.get("pid"), status.get("pid_start")):
         return False
+    if load_run(run_dir)["state"] != "running":
+        return False  # the worker recorded its end and exited between the two reads: not a crash
     update_status(run_dir, state="failed", reason="worker process died", finished=time.time())
     return True
 

@@ -7,6 +7,7 @@ The app never trains: it submits runs to :mod:`deepclust_core.jobs` and reads th
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 import traceback
@@ -37,6 +38,11 @@ KEY_DATASET, KEY_METHOD, KEY_SEED = "cfg.dataset", "cfg.method", "cfg.seed"
 KEY_DEFAULTS_FOR = "cfg.defaults_for"  # the (dataset, method) whose recipe filled the form
 KEY_URL_DONE, KEY_URL_WARNINGS = "cfg.url_applied", "cfg.url_warnings"
 KEY_RUN = "run"  # the run the pages show (also a query parameter)
+KEY_UPLOAD, KEY_UPLOAD_DONE, KEY_UPLOAD_RESULT = "cfg.upload", "cfg.upload_done", "cfg.upload_result"
+MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 200  # keep equal to server.maxUploadSize in .streamlit/config.toml
+UPLOADS_FOLDER = ".uploads"  # inside the runs folder; a dot name is never taken for a run
+CHECKED_DATASETS = ("moons", "file")  # data cheap enough to check N_s, n_clusters, ... before queueing
 PAPER_TABLE2_ACC = {0: 0.9482, 1: 0.9698, 3: 0.9733, 10: 0.9752, 20: 0.9758, 30: 0.9749}
 
 # Presets: a one-line explanation each; params are applied on top of the dataset's recipe.
@@ -340,7 +346,9 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
         seed = st.number_input("Seed", min_value=0, step=1, key=KEY_SEED,
                                help="random_state of the method: weights, batches, neighbour sampling.")
         options = {}
-        with st.expander("Data options", expanded=False):
+        with st.expander("Data options", expanded=dataset == "file"):
+            if dataset == "file":
+                _upload_widget(errors)
             for name, spec in dataset_specs(dataset).items():
                 raw = render_widget(spec, option_key(dataset, name))
                 try:
@@ -361,15 +369,87 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
             st.error(error)
     if errors:
         return None
+    if dataset == "file" and not options.get("path"):
+        st.sidebar.info("Upload a data file, or type the path of one on the server, to use the 'file' dataset.")
+        return None
     params["random_state"] = int(seed)
     config = {"dataset": dataset, "dataset_options": options, "method": method, "params": params}
     try:
         config = runs.validate_config(config)
+        check_with_data(config)
     except DeepClustError as exc:
         st.sidebar.error(str(exc))
         return None
     _sync_url(config)
     return config
+
+
+def max_upload_mb() -> float:
+    """``$DEEPCLUST_MAX_UPLOAD_MB``, else 200 (the server's own limit, .streamlit/config.toml, is 200 too)."""
+    try:
+        return max(0.0, float(os.environ.get(MAX_UPLOAD_ENV) or DEFAULT_MAX_UPLOAD_MB))
+    except ValueError:
+        return DEFAULT_MAX_UPLOAD_MB
+
+
+def _upload_widget(errors: List[str]) -> None:
+    """A file uploader for the "file" dataset: the file is validated (datasets.store_user_file) before the
+    path option points at it; a rejected file is not kept and its reason is shown."""
+    from deepclust_core.datasets import USER_FILE_TYPES, store_user_file
+
+    state = st.session_state
+    limit = max_upload_mb()
+    uploaded = st.file_uploader(f"Upload a data file (at most {limit:g} MB)", key=KEY_UPLOAD,
+                                type=[suffix.lstrip(".") for suffix in USER_FILE_TYPES],
+                                max_upload_size=max(1, math.ceil(limit)),
+                                help="A .npz (array x, optional y), .npy or .csv/.tsv file. It is checked before "
+                                     "use and kept in the runs folder; or type a path on the server below.")
+    if uploaded is None:
+        state[KEY_UPLOAD_DONE] = state[KEY_UPLOAD_RESULT] = None
+        return
+    label_column = state.get(option_key("file", "label_column")) or None
+    token = (uploaded.file_id, label_column)
+    if state.get(KEY_UPLOAD_DONE) != token:  # each upload (or label column) is checked once
+        state[KEY_UPLOAD_DONE] = token
+        try:
+            stored = store_user_file(uploaded.name, uploaded.getvalue(), runs_dir() / UPLOADS_FOLDER,
+                                     max_bytes=int(limit * 1e6), label_column=label_column)
+        except InputError as exc:
+            state[KEY_UPLOAD_RESULT] = {"error": f"Upload refused: {exc}"}
+        else:
+            state[KEY_UPLOAD_RESULT] = {"path": str(stored)}
+            state[option_key("file", "path")] = str(stored)  # before the path widget is drawn below
+    result = state.get(KEY_UPLOAD_RESULT) or {}
+    if "error" in result:
+        errors.append(result["error"])
+    elif "path" in result and not state.get(option_key("file", "path")):
+        state[option_key("file", "path")] = result["path"]  # the form was refilled (e.g. another method picked)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _checked_data(dataset: str, options: tuple, file_stamp: tuple):
+    from deepclust_core.datasets import load_dataset
+
+    return load_dataset(dataset, **dict(options))
+
+
+def check_with_data(config: Dict[str, Any]) -> None:
+    """The checks that need the data (N_s < n_samples, n_clusters <= n_samples, a readable file), done
+    before a run is queued for data that loads in a blink; InputError says what is wrong."""
+    from deepclust_core import create_method
+
+    dataset, options = config["dataset"], config["dataset_options"]
+    if dataset not in CHECKED_DATASETS:
+        return
+    stamp: tuple = ()
+    if options.get("path"):
+        try:
+            info = Path(options["path"]).expanduser().stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            pass  # load_dataset reports the missing file
+    data = _checked_data(dataset, tuple(sorted(options.items())), stamp)
+    create_method(config["method"], **config["params"]).check_input(data.x, data.y)
 
 
 def _read_param(spec: ParamSpec, method: str, errors: List[str]) -> Any:

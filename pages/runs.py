@@ -118,7 +118,8 @@ def compare(all_runs) -> None:
 def body() -> None:
     st.title("Runs")
     directory = common.runs_dir()
-    runs.reconcile(directory)
+    if runs.reconcile(directory):
+        jobs.schedule(directory)  # a dead worker freed its slot: the queue moves on
     all_runs = common.all_runs()
     st.caption(f"{len(all_runs)} runs in {directory} (set DEEPCLUST_RUNS to use another folder).")
     message = st.session_state.pop("runs.message", None)

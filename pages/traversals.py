@@ -19,6 +19,9 @@ def body() -> None:
     if run is None:
         return
     traversals = common.artifact(run, "traversals")
+    if traversals is None or not {"paths", "dims", "variances", "offsets"} <= set(traversals):
+        st.warning("This run's traversals.npz cannot be read (damaged or incomplete).")
+        return
     paths, dims, variances = traversals["paths"], traversals["dims"], traversals["variances"]
     offsets = traversals["offsets"]
     data = run.get("data") or {}

@@ -149,7 +149,7 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
 class DeepClusterer(TransformerMixin, BaseClusterer):
     """Autoencoder-based methods: pretraining (cached), then a method-specific objective."""
 
-    hidden_dims: Tuple[int, ...] = param((500, 500, 2000), "Encoder hidden layer sizes (decoder mirrored).")
+    hidden_dims: Tuple[int, ...] = param((500, 500, 2000), "Encoder hidden layer sizes (decoder mirrored).", low=1)
     latent_dim: int = param(10, "Latent dimension M.", low=1, high=1024)
     likelihood: str = param("auto", "p(x|z): Bernoulli for data in [0,1], Gaussian N(g(z), λI) otherwise.",
                             choices=("auto", "bernoulli", "gaussian"))

@@ -64,7 +64,7 @@ class DGG(VaDE):
                                     choices=("nearest", "random"))
     n_candidates: int = param(100, "Candidate pool for random neighbour selection.", low=1, advanced=True)
     pca_components: int = param(50, "PCA dimensions when graph_space='pca'.", low=1, advanced=True)
-    classifier_hidden: Tuple[int, ...] = param((), "Hidden layers of the classifier f2 (empty = linear).")
+    classifier_hidden: Tuple[int, ...] = param((), "Hidden layers of the classifier f2 (empty = linear).", low=1)
     classifier_input: str = param("mu", "What f2 sees: the latent mean or the sampled z.", choices=("mu", "z"),
                                   advanced=True)
     neighbor_gammas: str = param("cached", "Neighbours' assignments in pi_i: 'fresh' recomputes them every minibatch "
