@@ -128,7 +128,6 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         self._check_method_params(x)
         return x, labels
 
-    _validate_input = check_input
 
     def _check_method_params(self, x: np.ndarray) -> None:
         """Checks that depend on the data (e.g. N_s < n_samples)."""
