@@ -100,14 +100,8 @@ def body() -> None:
     if not groups:
         st.info("No sweep yet. A small one to try: N_s values 0,10 and seeds 0,1 with the moons quick-demo preset.")
         return
-    names = list(groups)
-    wanted = st.session_state.get("ablation.group")
-    if wanted in names:
-        st.session_state["ablation.pick"] = wanted
-    group = st.selectbox("Sweep", names, key="ablation.pick",
-                         format_func=lambda g: f"{g} · {len(groups[g])} runs · "
-                                               f"{(groups[g][0].get('config') or {}).get('dataset', '?')}",
-                         on_change=lambda: st.session_state.update({"ablation.group": st.session_state["ablation.pick"]}))
+    group = common.pick_group(groups, "ablation", "Sweep", lambda g, members: (
+        f"{g} · {len(members)} runs · {(members[0].get('config') or {}).get('dataset', '?')}"))
     active = any(common.is_active(run) for run in groups[group])
     st.fragment(run_every=common.REFRESH_SECONDS * 2 if active else None)(summary_panel)(group, active)
     if active and st.button("Stop the whole sweep", key="ablation.stop"):

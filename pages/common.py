@@ -630,6 +630,17 @@ def group_runs(prefix: str) -> Dict[str, List[Dict[str, Any]]]:
     return dict(sorted(groups.items(), key=lambda item: item[0], reverse=True))
 
 
+def pick_group(groups: Dict[str, List[Dict[str, Any]]], key: str, label: str,
+               describe: Callable[[str, List[Dict[str, Any]]], str]) -> str:
+    """A select box over run groups that keeps the choice (``{key}.group``) across reruns and new groups."""
+    names = list(groups)
+    wanted = st.session_state.get(f"{key}.group")
+    if wanted in names:
+        st.session_state[f"{key}.pick"] = wanted
+    return st.selectbox(label, names, key=f"{key}.pick", format_func=lambda g: describe(g, groups[g]),
+                        on_change=lambda: st.session_state.update({f"{key}.group": st.session_state[f"{key}.pick"]}))
+
+
 def new_group_id(prefix: str) -> str:
     return f"{prefix}-{runs.new_run_id()}"
 

@@ -114,14 +114,9 @@ def body() -> None:
     if not groups:
         st.info("No comparison yet: pick a preset (or your own set-up) and press Start comparison.")
         return
-    names = list(groups)
-    wanted = st.session_state.get("compare.group")
-    if wanted in names:
-        st.session_state["compare.pick"] = wanted
-    group = st.selectbox("Comparison", names, key="compare.pick",
-                         format_func=lambda g: f"{g} · {(groups[g][0].get('config') or {}).get('dataset', '?')} · "
-                                               f"{', '.join(sorted(r['state'] for r in groups[g]))}",
-                         on_change=lambda: st.session_state.update({"compare.group": st.session_state["compare.pick"]}))
+    group = common.pick_group(groups, "compare", "Comparison", lambda g, members: (
+        f"{g} · {(members[0].get('config') or {}).get('dataset', '?')} · "
+        f"{', '.join(sorted(r['state'] for r in members))}"))
     group_runs = sorted(groups[group], key=lambda run: (run.get("config") or {}).get("method", ""), reverse=True)
     active = any(common.is_active(run) for run in group_runs)
     st.fragment(run_every=common.REFRESH_SECONDS * 2 if active else None)(panels)(group_runs, active)

@@ -233,3 +233,15 @@ def test_classical_baselines(name, features, blobs):
         assert np.array_equal(model.predict(x), model.labels_)
     with pytest.raises(InputError):
         make(name).fit(np.full((10, 2), np.nan))
+
+
+def test_recipes_share_the_data_part_and_keep_each_papers_training_schedule():
+    from deepclust_core.recipes import recipe
+
+    dgg, spectralnet, dec = recipe("moons", "dgg"), recipe("moons", "spectralnet"), recipe("moons", "dec")
+    assert dgg["lr"] == 0.02 and dgg["batch_size"] == 100 and dgg["n_neighbors"] == 40
+    assert "lr" not in spectralnet and "batch_size" not in spectralnet and "n_neighbors" not in spectralnet
+    assert spectralnet["n_clusters"] == 2
+    shared = ("hidden_dims", "latent_dim", "pretrain_epochs", "pretrain_lr", "pretrain_batch_size")
+    assert {k: dec[k] for k in shared} == {k: dgg[k] for k in shared}  # one pretrained autoencoder for all
+    assert recipe("mnist", "spectralnet")["feature_space"] == "latent"

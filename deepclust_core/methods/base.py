@@ -135,6 +135,15 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X, y, **kwargs).labels_
 
+    def _finish_fit(self, labels, callbacks: _CallbackList, started: float):
+        """Record the fit time and tell the callbacks the final scores (when labels were given)."""
+        self.fit_seconds_ = time.perf_counter() - started
+        final = {"seconds": self.fit_seconds_, "stopped_early": self.stopped_early_}
+        if labels is not None:
+            final.update(evaluate(labels, self.labels_))
+        callbacks.fit_end(self, final)
+        return self
+
     def _record(self, history: List[Dict], phase: str, epoch: int, n_epochs: int, metrics: Dict,
                 callbacks: _CallbackList, latent_fn=None) -> bool:
         """Log one epoch, tell the callbacks, and return True when a callback asks to stop."""
@@ -202,12 +211,7 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
             self._train(x, labels, callbacks)
         self.labels_ = self._predict_tensor(x)
         self._check_collapse(self.labels_)
-        self.fit_seconds_ = time.perf_counter() - started
-        final = {"seconds": self.fit_seconds_, "stopped_early": self.stopped_early_}
-        if labels is not None:
-            final.update(evaluate(labels, self.labels_))
-        callbacks.fit_end(self, final)
-        return self
+        return self._finish_fit(labels, callbacks, started)
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")

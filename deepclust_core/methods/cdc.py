@@ -144,9 +144,7 @@ class CDC(DEC):
 
     # -- fine-tuning ---------------------------------------------------------------------------
     def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
-        if self._iteration % self.update_interval == 0:
-            self._update_target(x)
-        self._iteration += 1
+        self._step_target(x)
         batch = x[index]
         z = self.autoencoder_.encode(batch)[0]
         decoded = self.autoencoder_.decode(z)

@@ -55,12 +55,7 @@ class _ClassicalClusterer(BaseClusterer):
             metrics.update(evaluate(labels, self.labels_))
             metrics["clusters_used"] = self.n_clusters_used_
         self.stopped_early_ = self._record(self.history_, "train", 1, 1, metrics, callbacks)
-        self.fit_seconds_ = time.perf_counter() - started
-        final = {"seconds": self.fit_seconds_, "stopped_early": self.stopped_early_}
-        if labels is not None:
-            final.update(evaluate(labels, self.labels_))
-        callbacks.fit_end(self, final)
-        return self
+        return self._finish_fit(labels, callbacks, started)
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")

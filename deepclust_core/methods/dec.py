@@ -133,10 +133,14 @@ class DEC(DeepClusterer):
                 self.converged_ = True
         self._target_labels = assigned
 
-    def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
+    def _step_target(self, x) -> None:
+        """Refresh the target P on the full data every ``update_interval`` minibatches (never per batch)."""
         if self._iteration % self.update_interval == 0:
             self._update_target(x)
         self._iteration += 1
+
+    def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
+        self._step_target(x)
         batch = x[index]
         z = self.autoencoder_.encode(batch)[0]
         q = soft_assignment(z, self.centers_, self.alpha)
