@@ -32,34 +32,80 @@ class NeighborGraph:
         return float((labels_t[self.indices] != labels_t.unsqueeze(1)).float().mean())
 
 
+def _eight_bit_levels(x: torch.Tensor) -> Optional[torch.Tensor]:
+    """``round(255 x)`` as int32 when every value of x (on the CPU) is one of the 256 levels k/255 — 8-bit
+    images such as MNIST scaled to [0, 1] — else None."""
+    if x.device.type != "cpu" or x.numel() == 0 or not hasattr(torch, "_int_mm"):
+        return None
+    levels = torch.round(x.float() * 255.0)
+    if levels.min() < 0 or levels.max() > 255 or (x.float() * 255.0 - levels).abs().max() > 1e-3:
+        return None
+    return levels.to(torch.int32)
+
+
 def knn(x: torch.Tensor, k: int, *, chunk_size: Optional[int] = None, exclude_self: bool = True):
     """Exact k nearest neighbours (Euclidean) by chunked matrix products.
 
-    Returns (distances (N, k), indices (N, k)), nearest first. Memory is O(chunk × N).
+    Returns (distances (N, k), indices (N, k)), nearest first. Memory is O(chunk × N). On the CPU,
+    data whose values are all 8-bit levels k/255 (MNIST-style images) take an exact integer path:
+    int8 products (VNNI) give the integer squared distances in units of 1/255², with no rounding,
+    about 4× faster than float32 products on 2 cores.
     """
     n = x.shape[0]
     if k < 1:
         raise InputError(f"k must be >= 1; got {k}")
     if k + int(exclude_self) > n:
         raise InputError(f"cannot take {k} neighbours among {n} samples")
-    x = x.float()
-    sq_norms = x.pow(2).sum(1)
     if chunk_size is None:
-        chunk_size = max(1, min(n, int(2.5e8 // max(n, 1))))  # ~1 GB of float32 distances per chunk
+        chunk_size = max(1, min(n, int(2.5e8 // max(n, 1))))  # ~1 GB of distances per chunk
+    levels = _eight_bit_levels(x)
+    squared = _squared_distances_int8(levels) if levels is not None else _squared_distances_float(x.float())
     extra = int(exclude_self)
     out_d = torch.empty(n, k, device=x.device)
     out_i = torch.empty(n, k, dtype=torch.long, device=x.device)
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
-        block = x[start:stop]
-        d2 = sq_norms[start:stop, None] + sq_norms[None, :] - 2.0 * (block @ x.T)
+        d2 = squared(start, stop)
         if exclude_self:
             rows = torch.arange(stop - start, device=x.device)
-            d2[rows, rows + start] = float("inf")
+            d2[rows, rows + start] = torch.iinfo(d2.dtype).max if not d2.is_floating_point() else float("inf")
         values, idx = torch.topk(d2, k + extra, dim=1, largest=False, sorted=True)
-        out_d[start:stop] = values[:, :k].clamp_min(0).sqrt()
+        values = values[:, :k].float()
+        if levels is not None:
+            values = values / (255.0 * 255.0)
+        out_d[start:stop] = values.clamp_min(0).sqrt()
         out_i[start:stop] = idx[:, :k]
     return out_d, out_i
+
+
+def _squared_distances_float(x: torch.Tensor):
+    sq_norms = x.pow(2).sum(1)
+
+    def block(start: int, stop: int) -> torch.Tensor:
+        return sq_norms[start:stop, None] + sq_norms[None, :] - 2.0 * (x[start:stop] @ x.T)
+
+    return block
+
+
+def _squared_distances_int8(levels: torch.Tensor):
+    """Exact integer squared distances of 8-bit levels L (0..255) from int8 products of L - 128:
+    L_i·L_j = (L_i-128)·(L_j-128) + 128 (ΣL_i + ΣL_j) - 128² D. Every intermediate fits in int32 for
+    D ≤ 16,000 features (255² D < 2³¹ / 2)."""
+    n, dims = levels.shape
+    if 255 * 255 * dims * 2 >= 2 ** 31:
+        return _squared_distances_float(levels.float())
+    shifted = (levels - 128).to(torch.int8)
+    shifted_t = shifted.T.contiguous()
+    sums = levels.sum(1)
+    sq_norms = levels.pow(2).sum(1)
+    offset = 128 * 128 * dims
+
+    def block(start: int, stop: int) -> torch.Tensor:
+        dots = torch._int_mm(shifted[start:stop].contiguous(), shifted_t)
+        dots += 128 * (sums[start:stop, None] + sums[None, :]) - offset
+        return sq_norms[start:stop, None] + sq_norms[None, :] - 2 * dots
+
+    return block
 
 
 def kernel_weights(distances: torch.Tensor, kernel: str = "gaussian", bandwidth: str = "kth") -> torch.Tensor:

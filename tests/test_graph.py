@@ -64,3 +64,24 @@ def test_cross_fraction_and_pca():
     assert graph.cross_fraction(labels) == 0.0
     assert graph.cross_fraction(np.arange(200) % 2) > 0.3
     assert pca_features(_points(50, 8), 3).shape == (50, 3)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-2 / 255])
+def test_eight_bit_images_take_the_exact_integer_path(jitter, monkeypatch):
+    """8-bit images (values k/255) go through int8 products; the distances and neighbours must be
+    those of float64 brute force, ties aside; data off the 8-bit grid go through float products."""
+    from deepclust_core import graph
+
+    generator = torch.Generator().manual_seed(3)
+    levels = torch.randint(0, 256, (700, 196), generator=generator).float()
+    levels[torch.rand(levels.shape, generator=generator) < 0.7] = 0  # sparse, like MNIST
+    x = levels / 255 + jitter
+    took_integer = []
+    original = graph._squared_distances_int8
+    monkeypatch.setattr(graph, "_squared_distances_int8", lambda l: took_integer.append(1) or original(l))
+    distances, indices = knn(x, 8, chunk_size=128)
+    assert bool(took_integer) == (jitter == 0.0)
+    reference = torch.cdist(x.double(), x.double()).fill_diagonal_(float("inf"))
+    ref_d, ref_i = torch.topk(reference, 8, largest=False)
+    assert torch.allclose(distances.double(), ref_d, atol=1e-5)
+    assert (indices == ref_i).float().mean() > 0.999
