@@ -40,6 +40,7 @@ KEY_URL_DONE, KEY_URL_WARNINGS = "cfg.url_applied", "cfg.url_warnings"
 KEY_RUN = "run"  # the run the pages show (also a query parameter)
 KEY_UPLOAD, KEY_UPLOAD_DONE, KEY_UPLOAD_RESULT = "cfg.upload", "cfg.upload_done", "cfg.upload_result"
 MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
+SERVER_PATHS_ENV = "DEEPCLUST_SERVER_PATHS"
 DEFAULT_MAX_UPLOAD_MB = 200  # keep equal to server.maxUploadSize in .streamlit/config.toml
 UPLOADS_FOLDER = ".uploads"  # inside the runs folder; a dot name is never taken for a run
 CHECKED_DATASETS = ("moons", "file")  # data cheap enough to check N_s, n_clusters, ... before queueing
@@ -355,6 +356,9 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
                     options[name] = from_widget(spec, raw)
                 except InputError as exc:
                     errors.append(f"{dataset} {exc}")
+        path_error = _server_path_refused(options.get("path"))
+        if path_error:
+            errors.append(path_error)
         params: Dict[str, Any] = {}
         specs = [s for s in method_specs(method).values() if s.name != "random_state"]
         with st.expander(f"{method} parameters", expanded=True):
@@ -382,6 +386,24 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
         return None
     _sync_url(config)
     return config
+
+
+def server_paths_allowed() -> bool:
+    """``$DEEPCLUST_SERVER_PATHS=0`` (for a shared classroom server): the app reads data files only from its
+    own uploads folder, never from a path typed in the sidebar."""
+    return os.environ.get(SERVER_PATHS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _server_path_refused(path: Optional[str]) -> Optional[str]:
+    if not path or server_paths_allowed():
+        return None
+    uploads = (runs_dir() / UPLOADS_FOLDER).resolve()
+    try:
+        Path(path).expanduser().resolve().relative_to(uploads)
+    except ValueError:
+        return (f"This server reads data files only from uploads ({SERVER_PATHS_ENV}=0): upload the file "
+                f"instead of typing a path.")
+    return None
 
 
 def max_upload_mb() -> float:

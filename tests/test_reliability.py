@@ -792,3 +792,21 @@ def test_symlinks_and_odd_names_cannot_lead_out_of_the_runs_folder(tmp_path, fin
     assert runs.load_run(victim)["state"] == "queued" and (victim / "config.json").is_file()
     with pytest.raises(InputError, match="Unknown run artifact"):
         runs.load_artifact(finished_run, "../../config")
+
+
+def test_a_classroom_server_reads_no_typed_paths(app_env, monkeypatch, tmp_path):
+    """DEEPCLUST_SERVER_PATHS=0: a path typed in the sidebar is refused (nothing queued); uploads still work."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("1,2\n3,4\n5,6\n7,8\n")
+    params = {"p.hidden_dims": "8", "p.epochs": "2", "p.pretrain_epochs": "2", "p.n_clusters": "2"}
+    monkeypatch.setenv("DEEPCLUST_SERVER_PATHS", "0")
+    at = open_page(new_app(), "train", dataset="file", method="kmeans", **params)
+    assert_clean(at)
+    at.text_input(key="d.file.path").set_value(str(secret)).run()
+    assert "reads data files only from uploads" in sidebar_errors(at)
+    assert at.session_state["config"] is None and at.button(key="train.start").disabled
+    _uploader(at).set_value(("ok.csv", b"1,2\n3,4\n5,6\n7,8\n", "text/csv")).run()
+    assert not sidebar_errors(at) and at.session_state["config"] is not None
+    monkeypatch.setenv("DEEPCLUST_SERVER_PATHS", "1")  # the default: a laptop user may type any path
+    at.text_input(key="d.file.path").set_value(str(secret)).run()
+    assert at.session_state["config"]["dataset_options"]["path"] == str(secret)
