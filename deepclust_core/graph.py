@@ -59,53 +59,39 @@ def knn(x: torch.Tensor, k: int, *, chunk_size: Optional[int] = None, exclude_se
     if chunk_size is None:
         chunk_size = max(1, min(n, int(2.5e8 // max(n, 1))))  # ~1 GB of distances per chunk
     levels = _eight_bit_levels(x)
-    squared = _squared_distances_int8(levels) if levels is not None else _squared_distances_float(x.float())
+    if levels is not None and 3 * 128 * 128 * x.shape[1] < 2 ** 31:
+        # Exact integers: S = levels - 128 fits int8, and |S_i - S_j|² = |S_i|² + |S_j|² - 2 S_i·S_j.
+        points = (levels - 128).to(torch.int8)
+        columns = points.T.contiguous()
+        norms = (levels - 128).pow(2).sum(1, dtype=torch.int32)
+        scale = 255.0 * 255.0
+
+        def products(rows: torch.Tensor) -> torch.Tensor:
+            return torch._int_mm(rows.contiguous(), columns)
+    else:
+        points = x.float()
+        columns = points.T
+        norms = points.pow(2).sum(1)
+        scale = 1.0
+
+        def products(rows: torch.Tensor) -> torch.Tensor:
+            return rows @ columns
     extra = int(exclude_self)
     out_d = torch.empty(n, k, device=x.device)
     out_i = torch.empty(n, k, dtype=torch.long, device=x.device)
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
-        d2 = squared(start, stop)
+        # Row i's ranking needs only |x_j|² - 2 x_i·x_j; |x_i|² is added back to the k kept. In place: one
+        # chunk-sized buffer, no broadcast temporaries.
+        key = products(points[start:stop]).mul_(-2).add_(norms[None, :])
         if exclude_self:
             rows = torch.arange(stop - start, device=x.device)
-            d2[rows, rows + start] = torch.iinfo(d2.dtype).max if not d2.is_floating_point() else float("inf")
-        values, idx = torch.topk(d2, k + extra, dim=1, largest=False, sorted=True)
-        values = values[:, :k].float()
-        if levels is not None:
-            values = values / (255.0 * 255.0)
-        out_d[start:stop] = values.clamp_min(0).sqrt()
+            key[rows, rows + start] = torch.iinfo(key.dtype).max if not key.is_floating_point() else float("inf")
+        values, idx = torch.topk(key, k + extra, dim=1, largest=False, sorted=True)
+        squared = (values[:, :k] + norms[start:stop, None]).float() / scale
+        out_d[start:stop] = squared.clamp_min(0).sqrt()
         out_i[start:stop] = idx[:, :k]
     return out_d, out_i
-
-
-def _squared_distances_float(x: torch.Tensor):
-    sq_norms = x.pow(2).sum(1)
-
-    def block(start: int, stop: int) -> torch.Tensor:
-        return sq_norms[start:stop, None] + sq_norms[None, :] - 2.0 * (x[start:stop] @ x.T)
-
-    return block
-
-
-def _squared_distances_int8(levels: torch.Tensor):
-    """Exact integer squared distances of 8-bit levels L (0..255) from int8 products of L - 128:
-    L_i·L_j = (L_i-128)·(L_j-128) + 128 (ΣL_i + ΣL_j) - 128² D. Every intermediate fits in int32 for
-    D ≤ 16,000 features (255² D < 2³¹ / 2)."""
-    n, dims = levels.shape
-    if 255 * 255 * dims * 2 >= 2 ** 31:
-        return _squared_distances_float(levels.float())
-    shifted = (levels - 128).to(torch.int8)
-    shifted_t = shifted.T.contiguous()
-    sums = levels.sum(1)
-    sq_norms = levels.pow(2).sum(1)
-    offset = 128 * 128 * dims
-
-    def block(start: int, stop: int) -> torch.Tensor:
-        dots = torch._int_mm(shifted[start:stop].contiguous(), shifted_t)
-        dots += 128 * (sums[start:stop, None] + sums[None, :]) - offset
-        return sq_norms[start:stop, None] + sq_norms[None, :] - 2 * dots
-
-    return block
 
 
 def kernel_weights(distances: torch.Tensor, kernel: str = "gaussian", bandwidth: str = "kth") -> torch.Tensor:

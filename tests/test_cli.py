@@ -48,3 +48,13 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, m
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_bench_reports_throughput_against_the_bare_loop(capsys):
+    code = main(["bench", "--quick", "--json"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    for key in ("bare_loop", "vade", "dgg_m1", "dgg_exact_ns20"):
+        assert result[f"{key}_samples_per_s"] > 0
+    assert 0 < result["dgg_exact_ns20_vs_bare"] < result["dgg_m1_vs_bare"]  # 21 passes per anchor cost more than 2
+    assert result["knn_n"] == 5000 and result["knn_seconds"] > 0 and result["knn_float_features_seconds"] > 0

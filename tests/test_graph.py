@@ -70,15 +70,13 @@ def test_cross_fraction_and_pca():
 def test_eight_bit_images_take_the_exact_integer_path(jitter, monkeypatch):
     """8-bit images (values k/255) go through int8 products; the distances and neighbours must be
     those of float64 brute force, ties aside; data off the 8-bit grid go through float products."""
-    from deepclust_core import graph
-
     generator = torch.Generator().manual_seed(3)
     levels = torch.randint(0, 256, (700, 196), generator=generator).float()
     levels[torch.rand(levels.shape, generator=generator) < 0.7] = 0  # sparse, like MNIST
     x = levels / 255 + jitter
     took_integer = []
-    original = graph._squared_distances_int8
-    monkeypatch.setattr(graph, "_squared_distances_int8", lambda l: took_integer.append(1) or original(l))
+    original = torch._int_mm
+    monkeypatch.setattr(torch, "_int_mm", lambda a, b: took_integer.append(1) or original(a, b))
     distances, indices = knn(x, 8, chunk_size=128)
     assert bool(took_integer) == (jitter == 0.0)
     reference = torch.cdist(x.double(), x.double()).fill_diagonal_(float("inf"))
