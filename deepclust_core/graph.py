@@ -57,7 +57,9 @@ def knn(x: torch.Tensor, k: int, *, chunk_size: Optional[int] = None, exclude_se
     if k + int(exclude_self) > n:
         raise InputError(f"cannot take {k} neighbours among {n} samples")
     if chunk_size is None:
-        chunk_size = max(1, min(n, int(2.5e8 // max(n, 1))))  # ~1 GB of distances per chunk
+        # At most 2048 rows (and ~1 GB) per chunk: measured on 70,000 x 784 (2 cores), 1024-2048-row chunks
+        # took 27.8 s against 32.5 s for 3571 rows (the product buffer stays closer to the caches).
+        chunk_size = max(1, min(n, 2048, int(2.5e8 // max(n, 1))))
     levels = _eight_bit_levels(x)
     if levels is not None and 3 * 128 * 128 * x.shape[1] < 2 ** 31:
         # Exact integers: S = levels - 128 fits int8, and |S_i - S_j|² = |S_i|² + |S_j|² - 2 S_i·S_j.
