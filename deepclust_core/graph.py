@@ -63,9 +63,10 @@ def knn(x: torch.Tensor, k: int, *, chunk_size: Optional[int] = None, exclude_se
     levels = _eight_bit_levels(x)
     if levels is not None and 3 * 128 * 128 * x.shape[1] < 2 ** 31:
         # Exact integers: S = levels - 128 fits int8, and |S_i - S_j|² = |S_i|² + |S_j|² - 2 S_i·S_j.
-        points = (levels - 128).to(torch.int8)
+        shifted = levels - 128
+        points = shifted.to(torch.int8)
         columns = points.T.contiguous()
-        norms = (levels - 128).pow(2).sum(1, dtype=torch.int32)
+        norms = shifted.pow(2).sum(1, dtype=torch.int32)
         scale = 255.0 * 255.0
 
         def products(rows: torch.Tensor) -> torch.Tensor:

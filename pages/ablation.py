@@ -2,7 +2,7 @@
 Table 2 (mean ± std), with partial results while the sweep runs."""
 import streamlit as st
 
-from deepclust_core import DeepClustError, InputError, jobs, list_methods, runs, viz
+from deepclust_core import InputError, jobs, list_methods, viz
 from pages import common
 
 GROUP_PREFIX = "ablation"
@@ -27,24 +27,15 @@ def graph_method(config) -> str:
 
 
 def start_sweep(values_text: str, seeds_text: str) -> None:
-    config = common.current_config()
-    try:
-        if config is None:
-            raise InputError("Fix the set-up in the sidebar first.")
+    def build(group):
+        config = common.current_config()
         values, seeds = _integers(values_text, "N_s values"), _integers(seeds_text, "Seeds")
         method = graph_method(config)
-        group = common.new_group_id(GROUP_PREFIX)
-        configs = [{**common.config_for_method(config, method, n_neighbors=value, random_state=seed),
-                    "group": group, "label": f"N_s={value} seed={seed}"} for value in values for seed in seeds]
-        for run_config in configs:
-            runs.validate_config(run_config)  # all or nothing
-        for run_config in configs:  # seeds inside N_s: each N_s gets a first number early
-            jobs.submit(common.runs_dir(), run_config)
-    except DeepClustError as exc:
-        st.session_state["ablation.error"] = str(exc)
-        return
-    st.session_state["ablation.error"] = None
-    st.session_state["ablation.group"] = group
+        # seeds inside N_s: each N_s gets a first number early
+        return [{**common.config_for_method(config, method, n_neighbors=value, random_state=seed),
+                 "group": group, "label": f"N_s={value} seed={seed}"} for value in values for seed in seeds]
+
+    common.submit_group("ablation", build, GROUP_PREFIX)
 
 
 def rows_of(group_runs):

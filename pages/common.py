@@ -665,6 +665,26 @@ def pick_group(groups: Dict[str, List[Dict[str, Any]]], key: str, label: str,
                         on_change=lambda: st.session_state.update({f"{key}.group": st.session_state[f"{key}.pick"]}))
 
 
+def submit_group(key: str, build: Callable[[str], List[Dict[str, Any]]], prefix: str) -> None:
+    """Queue a group of runs all or nothing: ``build(group_id)`` makes the configs, every one is validated
+    before any is submitted; the error (or None) goes to ``{key}.error``, the new group to ``{key}.group``."""
+    config = current_config()
+    group = new_group_id(prefix)
+    try:
+        if config is None:
+            raise InputError("Fix the set-up in the sidebar first.")
+        configs = build(group)
+        for run_config in configs:
+            runs.validate_config(run_config)
+        for run_config in configs:
+            jobs.submit(runs_dir(), run_config)
+    except DeepClustError as exc:
+        st.session_state[f"{key}.error"] = str(exc)
+        return
+    st.session_state[f"{key}.error"] = None
+    st.session_state[f"{key}.group"] = group
+
+
 def new_group_id(prefix: str) -> str:
     return f"{prefix}-{runs.new_run_id()}"
 

@@ -4,33 +4,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from deepclust_core import DeepClustError, jobs, list_methods, runs, viz
+from deepclust_core import list_methods, runs, viz
 from pages import common
 
 GROUP_PREFIX = "compare"
 
 
 def start_comparison(methods, n_neighbors: int) -> None:
-    config = common.current_config()
-    if config is None:
-        st.session_state["compare.error"] = "Fix the set-up in the sidebar first."
-        return
-    group = common.new_group_id(GROUP_PREFIX)
-    try:
+    def build(group):
+        config = common.current_config()
         configs = []
         for method in methods:
             overrides = {"n_neighbors": n_neighbors} if "n_neighbors" in common.method_specs(method) else {}
             configs.append({**common.config_for_method(config, method, **overrides), "group": group,
                             "label": f"compare: {method}"})
-        for run_config in configs:
-            runs.validate_config(run_config)  # all or nothing: no half-started comparison
-        for run_config in configs:
-            jobs.submit(common.runs_dir(), run_config)
-    except DeepClustError as exc:
-        st.session_state["compare.error"] = str(exc)
-        return
-    st.session_state["compare.error"] = None
-    st.session_state["compare.group"] = group
+        return configs
+
+    common.submit_group("compare", build, GROUP_PREFIX)
 
 
 def _panels_of(run):
