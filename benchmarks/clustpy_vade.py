@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -60,7 +61,6 @@ def main() -> None:
     started = time.time()
     with np.load(args.mnist) as data:
         x = (data["x"][:args.n_samples].reshape(args.n_samples, -1) / 255.0).astype(np.float32)
-    import tempfile
     with tempfile.NamedTemporaryFile(suffix=".npy") as handle:
         np.save(handle.name, x)
         out = subprocess.run([args.python, "-c", CLUSTPY_SNIPPET, handle.name, str(BATCH)], check=True,
