@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--graph-spaces", default=None, help="Comma-separated graph spaces (DGG only).")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--tag", default=None)
+    parser.add_argument("--runs-dir", default=None,
+                        help="Keep each run here (watch its epochs as it trains); default: a temporary folder.")
     args = parser.parse_args()
     started = time.time()
     options = {"n_samples": args.n_samples} if args.n_samples else {}
@@ -52,7 +54,7 @@ def main() -> None:
     for seed in seeds_arg(args.seeds):
         for label, method, extra in variants:
             params = {**overrides(args.set, method), **extra, "random_state": seed}
-            result = train("mnist", method, options, params)
+            result = train("mnist", method, options, params, runs_dir=args.runs_dir)
             row = {"variant": label, "method": method, "seed": seed, **{k: result.get(k) for k in KEYS}}
             rows.append(row)
             print(row, flush=True)
