@@ -174,8 +174,11 @@ def _terminate_after(run_dir: Path, grace: float) -> str:
 
 
 def startup(runs_dir: runs.PathLike) -> List[str]:
-    """What the app does when it starts: mark dead workers failed (under the lock), start what is queued."""
-    return schedule(runs_dir)
+    """What the app does when it starts: mark dead workers failed (under the lock), start what is queued,
+    and drop old uploads that no run uses."""
+    started = schedule(runs_dir)
+    runs.prune_uploads(runs_dir)
+    return started
 
 
 def _interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt, which execute_run records as "stopped"

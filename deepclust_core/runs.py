@@ -49,6 +49,8 @@ PathLike = Union[str, os.PathLike]
 RUNS_ENV = "DEEPCLUST_RUNS"
 STATES = ("queued", "running", "finished", "failed", "stopped", "broken")
 ACTIVE_STATES = ("queued", "running")
+UPLOADS_FOLDER = ".uploads"  # inside the runs folder; a dot name is never taken for a run
+UPLOAD_KEEP_SECONDS = 24 * 3600.0  # an upload no run uses yet is kept this long (it may be about to be used)
 MAX_SNAPSHOT_POINTS = 10_000
 MAX_SNAPSHOTS = 50
 TRAVERSAL_STEPS = 15
@@ -681,6 +683,34 @@ def delete_run(runs_dir: PathLike, run_id: str) -> None:
     shutil.rmtree(run_dir)
 
 
+def prune_uploads(runs_dir: PathLike, keep_seconds: float = UPLOAD_KEEP_SECONDS) -> List[str]:
+    """Delete uploaded data files that no run uses any more and that are older than `keep_seconds`;
+    return their names. A file a run's config points at is never removed, whatever its age, so a queued or
+    finished run can always be re-read or repeated; a fresh upload is kept while its user sets up a run."""
+    runs_dir = Path(runs_dir)
+    uploads = runs_dir / UPLOADS_FOLDER
+    if not uploads.is_dir():
+        return []
+    used = set()
+    for run_dir in _run_dirs(runs_dir):
+        try:
+            path = (read_json(run_dir / "config.json").get("dataset_options") or {}).get("path")
+        except (OSError, ValueError, AttributeError):
+            continue  # a broken run keeps nothing alive, and stops nothing from being pruned
+        if path:
+            used.add(Path(path).expanduser().resolve())
+    removed, now = [], time.time()
+    for item in uploads.iterdir():
+        try:
+            if not item.is_file() or item.resolve() in used or now - item.stat().st_mtime < keep_seconds:
+                continue
+            item.unlink()
+        except OSError:
+            continue  # gone already, or not ours to delete: the next prune tries again
+        removed.append(item.name)
+    return removed
+
+
 def reconcile_run(run_dir: PathLike) -> bool:
     """Mark one run failed if it is "running" but its worker is gone; True when it was."""
     run = load_run(run_dir)
@@ -702,7 +732,7 @@ def reconcile(runs_dir: PathLike) -> List[str]:
 
 
 __all__ = ["create_run", "execute_run", "list_runs", "load_run", "read_metrics", "request_stop", "delete_run",
-           "reconcile", "reconcile_run", "validate_config", "load_config", "list_snapshots", "load_snapshot", "load_artifact",
+           "reconcile", "reconcile_run", "prune_uploads", "validate_config", "load_config", "list_snapshots", "load_snapshot", "load_artifact",
            "default_runs_dir", "RunRecorder", "resolve_run_dir", "pid_alive", "dataset_specs", "coerce_params",
            "coerce_dataset_options"]
 

@@ -42,7 +42,7 @@ KEY_UPLOAD, KEY_UPLOAD_DONE, KEY_UPLOAD_RESULT = "cfg.upload", "cfg.upload_done"
 MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
 SERVER_PATHS_ENV = "DEEPCLUST_SERVER_PATHS"
 DEFAULT_MAX_UPLOAD_MB = 200  # keep equal to server.maxUploadSize in .streamlit/config.toml
-UPLOADS_FOLDER = ".uploads"  # inside the runs folder; a dot name is never taken for a run
+UPLOADS_FOLDER = runs.UPLOADS_FOLDER
 CHECKED_DATASETS = ("moons", "file")  # data cheap enough to check N_s, n_clusters, ... before queueing
 PAPER_TABLE2_ACC = {0: 0.9482, 1: 0.9698, 3: 0.9733, 10: 0.9752, 20: 0.9758, 30: 0.9749}
 

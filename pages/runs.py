@@ -51,6 +51,7 @@ def open_page(run_id: str, page: str) -> None:
 def delete(run_id: str) -> None:
     try:
         runs.delete_run(common.runs_dir(), run_id)
+        runs.prune_uploads(common.runs_dir())  # its upload goes too once no run uses it and it is old
         st.session_state["runs.message"] = f"Deleted run {run_id}."
         if st.session_state.get(common.KEY_RUN) == run_id:
             common.select_run(None)

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -235,3 +236,24 @@ def test_reconcile_marks_runs_of_dead_workers_failed(tmp_path):
     assert runs.load_run(orphan)["state"] == "failed"
     assert runs.load_run(orphan)["reason"] == "worker process died"
     assert runs.load_run(alive)["state"] == "running"
+
+
+def test_prune_uploads_keeps_files_runs_use_and_fresh_ones(tmp_path):
+    uploads = tmp_path / runs.UPLOADS_FOLDER
+    uploads.mkdir(parents=True)
+    used, stale, fresh = (uploads / name for name in ("used.npy", "stale.npy", "fresh.npy"))
+    for path in (used, stale, fresh):
+        np.save(path, np.random.default_rng(0).normal(size=(30, 2)))
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for path in (used, stale):
+        os.utime(path, (two_days_ago, two_days_ago))
+    run_dir = runs.create_run(tmp_path, {"dataset": "file", "dataset_options": {"path": str(used)},
+                                         "method": "kmeans", "params": {"n_clusters": 2}})
+    assert runs.prune_uploads(tmp_path) == ["stale.npy"]
+    assert used.is_file() and fresh.is_file() and not stale.exists()
+    # Once the run that used it is deleted, the old file goes at the next prune; the fresh one stays.
+    runs.delete_run(tmp_path, run_dir.name)
+    assert runs.prune_uploads(tmp_path) == ["used.npy"]
+    assert sorted(p.name for p in uploads.iterdir()) == ["fresh.npy"]
+    assert runs.prune_uploads(tmp_path, keep_seconds=0) == ["fresh.npy"]
+    assert runs.prune_uploads(tmp_path / "nowhere") == []
