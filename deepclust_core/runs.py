@@ -145,15 +145,18 @@ def dataset_specs(dataset: str):
     return specs
 
 
+def _reject_unknown(given: Dict[str, Any], known, what: str, listing: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise InputError(f"Unknown {what}: {', '.join(unknown)}. {listing}: {', '.join(known) or 'none'}.")
+
+
 def coerce_dataset_options(dataset: str, options: Dict[str, Any]) -> Dict[str, Any]:
     """Dataset options converted to their declared types; unknown names or bad values raise InputError."""
     from .params import coerce_value
 
     specs = dataset_specs(dataset)
-    unknown = sorted(set(options) - set(specs))
-    if unknown:
-        raise InputError(f"Unknown option(s) for dataset {dataset!r}: {', '.join(unknown)}. "
-                         f"Valid options: {', '.join(specs) or 'none'}.")
+    _reject_unknown(options, specs, f"option(s) for dataset {dataset!r}", "Valid options")
     coerced = {}
     for name, value in options.items():
         spec = specs[name]
@@ -170,10 +173,7 @@ def coerce_params(method: str, params: Dict[str, Any]) -> Dict[str, Any]:
     from .params import check_value, coerce_value
 
     specs = {spec.name: spec for spec in get_method_class(method).param_specs()}
-    unknown = sorted(set(params) - set(specs))
-    if unknown:
-        raise InputError(f"Unknown parameter(s) for method {method!r}: {', '.join(unknown)}. "
-                         f"Known: {', '.join(sorted(specs))}.")
+    _reject_unknown(params, sorted(specs), f"parameter(s) for method {method!r}", "Known")
     coerced = {}
     for name, value in params.items():
         coerced[name] = coerce_value(specs[name], value)
