@@ -30,6 +30,9 @@ def git_commit() -> str:
         return "unknown"
 
 
+COMMIT_AT_START = git_commit()  # the code that ran: later commits during a long benchmark do not count
+
+
 def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_dir: str = None) -> Dict:
     """One run through the same path as `python -m deepclust_core train` (recipe, then overrides)."""
     config = {"dataset": dataset, "dataset_options": dataset_options, "method": method,
@@ -52,7 +55,7 @@ def summarise(values: Iterable[float]) -> Dict:
 def record(name: str, figures: Dict, started: float) -> Dict:
     payload = {"name": name, "command": " ".join([Path(sys.executable).name, "-m", f"benchmarks.{name}",
                                                    *sys.argv[1:]]),
-               "git_commit": git_commit(), "machine": machine(), "wall_seconds": time.time() - started,
+               "git_commit": COMMIT_AT_START, "machine": machine(), "wall_seconds": time.time() - started,
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = figures.get("tag")
