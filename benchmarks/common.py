@@ -14,6 +14,8 @@ import numpy as np
 
 from deepclust_core import runs
 from deepclust_core.bench import machine
+from deepclust_core.methods import get_method_class
+from deepclust_core.params import coerce_value
 from deepclust_core.recipes import recipe
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,6 +65,17 @@ def record(name: str, figures: Dict, started: float) -> Dict:
     target.write_text(json.dumps(payload, indent=2, default=str))
     print(json.dumps(payload, default=str))
     return payload
+
+
+def overrides(pairs: Iterable[str], method: str) -> Dict:
+    """``--set name=value`` pairs that ``method`` accepts, converted to their declared types."""
+    specs = {spec.name: spec for spec in get_method_class(method).param_specs()}
+    params = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name in specs:
+            params[name] = coerce_value(specs[name], value)
+    return params
 
 
 def seeds_arg(text: str) -> List[int]:

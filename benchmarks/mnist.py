@@ -11,22 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from deepclust_core.methods import get_method_class
-from deepclust_core.params import coerce_value
-
-from .common import record, seeds_arg, summarise, train
+from .common import overrides, record, seeds_arg, summarise, train
 
 KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "graph_cross_fraction", "pretrain_cached")
-
-
-def overrides(pairs, method: str):
-    specs = {s.name: s for s in get_method_class(method).param_specs()}
-    params = {}
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        if name in specs:
-            params[name] = coerce_value(specs[name], value)
-    return params
 
 
 def main() -> None:

@@ -1,0 +1,33 @@
+"""The benchmark commands: overrides are typed per method, and a result file holds the figures with the exact
+command, the commit the code came from, the machine and the wall time."""
+import json
+import sys
+
+from benchmarks import common, moons
+
+
+def test_overrides_are_typed_and_kept_only_for_methods_that_accept_them():
+    pairs = ["neighbors_per_step=3", "epochs=7", "lam=0.5", "graph_space=pca"]
+    assert common.overrides(pairs, "dgg") == {"neighbors_per_step": 3, "epochs": 7, "lam": 0.5,
+                                              "graph_space": "pca"}
+    assert common.overrides(pairs, "vade") == {"epochs": 7, "lam": 0.5}  # VaDE has no graph
+    assert common.overrides([], "dgg") == {}
+
+
+def test_moons_benchmark_records_its_runs_and_how_they_were_made(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    argv = ["moons.py", "--seeds", "0", "--methods", "dgg", "--set", "epochs=2", "--set", "pretrain_epochs=2",
+            "--set", "neighbors_per_step=2", "--tag", "t"]
+    monkeypatch.setattr(sys, "argv", argv)
+    moons.main()
+    saved = json.loads((tmp_path / "results" / "moons-t.json").read_text())
+    assert saved == json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # printed and written alike
+    assert saved["command"].endswith("-m benchmarks.moons " + " ".join(argv[1:]))
+    assert saved["git_commit"] == common.COMMIT_AT_START and saved["machine"]["cores"] >= 1
+    assert saved["wall_seconds"] > 0
+    assert saved["overrides"] == ["epochs=2", "pretrain_epochs=2", "neighbors_per_step=2"]
+    (run,) = saved["runs"]
+    assert run["method"] == "dgg" and run["state"] == "finished" and 0.0 <= run["acc"] <= 1.0
+    assert saved["summary"]["dgg"]["acc"]["values"] == [run["acc"]]
+    assert "dgg_minus_vade_acc" not in saved  # only one method ran
