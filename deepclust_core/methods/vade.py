@@ -1,16 +1,42 @@
 """VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See DESIGN.md §2."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List
 
 import numpy as np
 import torch
+from sklearn.cluster import SpectralClustering
 from sklearn.mixture import GaussianMixture
 
 from .. import nn as dnn
 from ..metrics import evaluate
 from .base import DeepClusterer, register_method
+from ..params import param
+
+
+def spectral_labels(features: np.ndarray, n_clusters: int, n_neighbors: int, seed: int) -> np.ndarray:
+    """Spectral clustering of the symmetrised kNN graph of `features` (cluster_qr: no k-means restarts)."""
+    n_neighbors = min(n_neighbors, features.shape[0] - 1)
+    model = SpectralClustering(n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors,
+                               assign_labels="cluster_qr", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected": its parts are clusters
+        return model.fit_predict(features).astype(np.int64)
+
+
+def cluster_moments(features: np.ndarray, labels: np.ndarray, n_clusters: int):
+    """Weights, means and diagonal variances of each cluster; an empty cluster gets the data's mean and
+    variance and a tiny weight, so every component exists and can still win points."""
+    counts = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    means = np.tile(features.mean(0), (n_clusters, 1))
+    variances = np.tile(features.var(0) + 1e-6, (n_clusters, 1))
+    for k in np.flatnonzero(counts):
+        members = features[labels == k]
+        means[k] = members.mean(0)
+        variances[k] = members.var(0) + 1e-6
+    return np.maximum(counts, 1e-3) / len(labels), means, variances
 
 
 @register_method("vade")
@@ -20,16 +46,28 @@ class VaDE(DeepClusterer):
 
     After pretraining the autoencoder, a diagonal GaussianMixture (``gmm_restarts`` restarts) on
     mu(X) initialises the prior; then the ELBO is maximised jointly. Labels are argmax q(c|x) at
-    z = mu(x).
+    z = mu(x). ``init="spectral"`` starts instead from spectral clustering of the kNN graph of mu(X), the
+    prior's components being those clusters' weights, means and variances (not the paper's start: an
+    option to see how much the start decides).
     """
+
+    init: str = param("gmm", "Where the clusters start: a diagonal GMM on the pretrained latent (paper), or "
+                      "spectral clustering of the latent's kNN graph, the mixture fitted to its clusters.",
+                      choices=("gmm", "spectral"))
+    init_neighbors: int = param(10, "Neighbours per point of the latent kNN graph when init='spectral'.", low=1,
+                                high=1000, advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
         mu = self._encode_means(x).cpu().numpy().astype(np.float64)
-        gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
-                              random_state=self.random_state, reg_covar=1e-6)
-        self.init_labels_ = gmm.fit_predict(mu)
-        self.prior_.set_from(gmm.weights_, gmm.means_, gmm.covariances_)
+        if self.init == "spectral":
+            self.init_labels_ = spectral_labels(mu, self.n_clusters, self.init_neighbors, self.random_state)
+            self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
+        else:
+            gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
+                                  random_state=self.random_state, reg_covar=1e-6)
+            self.init_labels_ = gmm.fit_predict(mu)
+            self.prior_.set_from(gmm.weights_, gmm.means_, gmm.covariances_)
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
 
     def _modules(self) -> List[torch.nn.Module]:
