@@ -5,6 +5,8 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from deepclust_core.errors import InputError
+from deepclust_core import graph
+from deepclust_core.datasets import load_dataset
 from deepclust_core.graph import build_graph, kernel_weights, knn, pca_features
 
 
@@ -83,3 +85,18 @@ def test_eight_bit_images_take_the_exact_integer_path(jitter, monkeypatch):
     ref_d, ref_i = torch.topk(reference, 8, largest=False)
     assert torch.allclose(distances.double(), ref_d, atol=1e-5)
     assert (indices == ref_i).float().mean() > 0.999
+
+
+@pytest.mark.parametrize("n_samples", [600, 3000])  # dense eigen-solver below 2000 points, Lanczos above
+def test_spectral_clusters_match_scikit_learn_and_find_the_moons(n_samples):
+    from sklearn.cluster import SpectralClustering
+    from sklearn.metrics import adjusted_rand_score
+
+    data = load_dataset("moons", n_samples=n_samples, random_state=0)
+    ours = graph.spectral_clusters(torch.as_tensor(data.x), 2, n_neighbors=10, seed=0)
+    theirs = SpectralClustering(2, affinity="nearest_neighbors", n_neighbors=10, assign_labels="cluster_qr",
+                                random_state=0).fit_predict(data.x)
+    assert adjusted_rand_score(theirs, ours) == 1.0
+    assert adjusted_rand_score(data.y, ours) == 1.0  # k-means on the raw points gets ~0.25 here
+    with pytest.raises(InputError, match="spectral clusters"):
+        graph.spectral_clusters(torch.as_tensor(data.x[:2]), 2)

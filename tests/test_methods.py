@@ -173,3 +173,29 @@ def test_dgg_separates_small_moons():
     model = DGG(**params).fit(data.x, data.y)
     assert model.graph_cross_fraction_ < 0.01
     assert model.scores(data.y)["acc"] > 0.95
+
+
+def test_cluster_moments_are_each_clusters_weight_mean_and_variance():
+    from deepclust_core.methods.vade import cluster_moments
+
+    features = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 4.0], [10.0, 6.0], [11.0, 5.0]])
+    weights, means, variances = cluster_moments(features, np.array([0, 0, 2, 2, 2]), 3)
+    np.testing.assert_allclose(weights, [0.4, 1e-3 / 5, 0.6])  # the empty cluster keeps a tiny weight
+    np.testing.assert_allclose(means[0], [1.0, 0.0])
+    np.testing.assert_allclose(means[2], [31 / 3, 5.0])
+    np.testing.assert_allclose(variances[0], [1.0 + 1e-6, 1e-6])
+    np.testing.assert_allclose(variances[2], [2 / 9 + 1e-6, 2 / 3 + 1e-6])
+    np.testing.assert_allclose(means[1], features.mean(0))  # the empty one sits on the data, with its spread
+    np.testing.assert_allclose(variances[1], features.var(0) + 1e-6)
+
+
+def test_spectral_start_finds_the_moons_that_a_gmm_start_cuts():
+    data = load_dataset("moons", random_state=0)
+    params = {**recipe("moons", "vade"), "epochs": 1, "random_state": 0}
+    gmm_start = VaDE(**params).fit(data.x, data.y)
+    spectral_start = VaDE(**params, init="spectral").fit(data.x, data.y)
+    assert spectral_start.init_scores_["acc"] > 0.99 > gmm_start.init_scores_["acc"]
+    # DGG's classifier f2 learns the spectral clusters, not k-means labels.
+    dgg = DGG(**{**recipe("moons", "dgg"), "epochs": 1, "random_state": 0,
+                 "init": "spectral"}).fit(data.x, data.y)
+    assert dgg.init_scores_["acc"] > 0.99 and not hasattr(dgg, "kmeans_labels_")

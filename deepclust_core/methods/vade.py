@@ -1,29 +1,18 @@
 """VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See DESIGN.md §2."""
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Dict, List
 
 import numpy as np
 import torch
-from sklearn.cluster import SpectralClustering
 from sklearn.mixture import GaussianMixture
 
+from .. import graph as dgraph
 from .. import nn as dnn
 from ..metrics import evaluate
 from .base import DeepClusterer, register_method
 from ..params import param
-
-
-def spectral_labels(features: np.ndarray, n_clusters: int, n_neighbors: int, seed: int) -> np.ndarray:
-    """Spectral clustering of the symmetrised kNN graph of `features` (cluster_qr: no k-means restarts)."""
-    n_neighbors = min(n_neighbors, features.shape[0] - 1)
-    model = SpectralClustering(n_clusters=n_clusters, affinity="nearest_neighbors", n_neighbors=n_neighbors,
-                               assign_labels="cluster_qr", random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected": its parts are clusters
-        return model.fit_predict(features).astype(np.int64)
 
 
 def cluster_moments(features: np.ndarray, labels: np.ndarray, n_clusters: int):
@@ -61,7 +50,8 @@ class VaDE(DeepClusterer):
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
         mu = self._encode_means(x).cpu().numpy().astype(np.float64)
         if self.init == "spectral":
-            self.init_labels_ = spectral_labels(mu, self.n_clusters, self.init_neighbors, self.random_state)
+            self.init_labels_ = dgraph.spectral_clusters(torch.as_tensor(mu), self.n_clusters, self.init_neighbors,
+                                                         self.random_state)
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         else:
             gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
