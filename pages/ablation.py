@@ -27,8 +27,7 @@ def graph_method(config) -> str:
 
 
 def start_sweep(values_text: str, seeds_text: str) -> None:
-    def build(group):
-        config = common.current_config()
+    def build(config, group):
         values, seeds = _integers(values_text, "N_s values"), _integers(seeds_text, "Seeds")
         method = graph_method(config)
         # seeds inside N_s: each N_s gets a first number early

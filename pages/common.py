@@ -665,15 +665,16 @@ def pick_group(groups: Dict[str, List[Dict[str, Any]]], key: str, label: str,
                         on_change=lambda: st.session_state.update({f"{key}.group": st.session_state[f"{key}.pick"]}))
 
 
-def submit_group(key: str, build: Callable[[str], List[Dict[str, Any]]], prefix: str) -> None:
-    """Queue a group of runs all or nothing: ``build(group_id)`` makes the configs, every one is validated
+def submit_group(key: str, build: Callable[[Dict[str, Any], str], List[Dict[str, Any]]], prefix: str) -> None:
+    """Queue a group of runs all or nothing: ``build(config, group_id)`` makes the configs from the sidebar's
+    set-up, every one is validated
     before any is submitted; the error (or None) goes to ``{key}.error``, the new group to ``{key}.group``."""
     config = current_config()
     group = new_group_id(prefix)
     try:
         if config is None:
             raise InputError("Fix the set-up in the sidebar first.")
-        configs = build(group)
+        configs = build(config, group)
         for run_config in configs:
             runs.validate_config(run_config)
         for run_config in configs:

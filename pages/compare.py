@@ -11,8 +11,7 @@ GROUP_PREFIX = "compare"
 
 
 def start_comparison(methods, n_neighbors: int) -> None:
-    def build(group):
-        config = common.current_config()
+    def build(config, group):
         configs = []
         for method in methods:
             overrides = {"n_neighbors": n_neighbors} if "n_neighbors" in common.method_specs(method) else {}

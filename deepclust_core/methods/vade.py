@@ -48,9 +48,10 @@ class VaDE(DeepClusterer):
 
     def _initialize(self, x_np, x, labels) -> None:
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
-        mu = self._encode_means(x).cpu().numpy().astype(np.float64)
-        if self.init == "spectral":
-            self.init_labels_ = dgraph.spectral_clusters(torch.as_tensor(mu), self.n_clusters, self.init_neighbors,
+        encoded = self._encode_means(x)
+        mu = encoded.cpu().numpy().astype(np.float64)
+        if self.init == "spectral":  # the kNN graph is built where the data lives (the GPU when there is one)
+            self.init_labels_ = dgraph.spectral_clusters(encoded, self.n_clusters, self.init_neighbors,
                                                          self.random_state)
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         else:
