@@ -187,3 +187,26 @@ def spectral_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int 
     _, _, pivots = scipy.linalg.qr(embedding.T, pivoting=True)
     u, _, vt = scipy.linalg.svd(embedding[pivots[:n_clusters]].T)
     return np.abs(embedding @ (u @ vt)).argmax(1).astype(np.int64)
+
+
+def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int = 20, seed: int = 0,
+                      n_components: Optional[int] = None) -> np.ndarray:
+    """N2D's start (McConville et al. 2020): UMAP of `features` (min_dist 0, `n_neighbors`), then a
+    full-covariance Gaussian mixture on that embedding.
+
+    UMAP keeps each point's neighbourhood and pulls apart groups that only touch, which a Gaussian
+    mixture on the features themselves cannot see. Seeded, so single-threaded (umap-learn's rule).
+    """
+    import umap
+    from sklearn.mixture import GaussianMixture
+
+    n = features.shape[0]
+    dims = n_components or n_clusters
+    if n_clusters >= n or dims + 1 >= n:
+        raise InputError(f"cannot make {n_clusters} manifold clusters of {n} samples")
+    points = features.detach().float().cpu().numpy()
+    reducer = umap.UMAP(n_components=dims, n_neighbors=min(n_neighbors, n - 1), min_dist=0.0,
+                        random_state=seed, n_jobs=1)
+    embedding = reducer.fit_transform(points)
+    mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed)
+    return mixture.fit_predict(embedding).astype(np.int64)

@@ -566,7 +566,7 @@ def show_scores(result: Optional[Dict[str, Any]]) -> None:
         value = result.get(key)
         delta = None
         if isinstance(value, (int, float)) and isinstance(init.get(key), (int, float)):
-            delta = f"{value - init[key]:+.3f} vs AE+GMM start"
+            delta = f"{value - init[key]:+.3f} vs its start (init)"
         column.metric(key.upper(), "–" if value is None else f"{value:.4f}", delta=delta)
     columns[3].metric("Time", f"{result.get('seconds') or 0:.1f} s")
     for warning in result.get("warnings") or []:

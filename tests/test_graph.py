@@ -100,3 +100,8 @@ def test_spectral_clusters_match_scikit_learn_and_find_the_moons(n_samples):
     assert adjusted_rand_score(data.y, ours) == 1.0  # k-means on the raw points gets ~0.25 here
     with pytest.raises(InputError, match="spectral clusters"):
         graph.spectral_clusters(torch.as_tensor(data.x[:2]), 2)
+
+
+def test_manifold_clusters_reject_too_few_samples():
+    with pytest.raises(InputError, match="manifold clusters"):
+        graph.manifold_clusters(torch.zeros(5, 3), 4)

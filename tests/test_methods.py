@@ -189,13 +189,17 @@ def test_cluster_moments_are_each_clusters_weight_mean_and_variance():
     np.testing.assert_allclose(variances[1], features.var(0) + 1e-6)
 
 
-def test_spectral_start_finds_the_moons_that_a_gmm_start_cuts():
+@pytest.mark.parametrize("init", ["spectral", "umap"])
+def test_graph_starts_find_the_moons_that_a_gmm_start_cuts(init):
     data = load_dataset("moons", random_state=0)
     params = {**recipe("moons", "vade"), "epochs": 1, "random_state": 0}
     gmm_start = VaDE(**params).fit(data.x, data.y)
-    spectral_start = VaDE(**params, init="spectral").fit(data.x, data.y)
-    assert spectral_start.init_scores_["acc"] > 0.99 > gmm_start.init_scores_["acc"]
-    # DGG's classifier f2 learns the spectral clusters, not k-means labels.
+    other_start = VaDE(**params, init=init).fit(data.x, data.y)
+    assert other_start.init_scores_["acc"] > 0.99 > gmm_start.init_scores_["acc"]
+    # The prior's components are the start's clusters: its weights are their sizes.
+    sizes = np.bincount(other_start.init_labels_, minlength=2) / len(data.y)
+    np.testing.assert_allclose(other_start.gmm_parameters()["weights"], sizes, atol=0.05)
+    # DGG's classifier f2 learns the start's clusters, not k-means labels.
     dgg = DGG(**{**recipe("moons", "dgg"), "epochs": 1, "random_state": 0,
-                 "init": "spectral"}).fit(data.x, data.y)
+                 "init": init}).fit(data.x, data.y)
     assert dgg.init_scores_["acc"] > 0.99 and not hasattr(dgg, "kmeans_labels_")

@@ -71,8 +71,8 @@ class DGG(VaDE):
                                  "(as the reference code; N_s extra forward passes), 'cached' reuses each "
                                  "sample's latest assignment (at most one epoch old; free).",
                                  choices=("cached", "fresh"), advanced=True)
-    classifier_pretrain_epochs: int = param(50, "Epochs fitting f2 to k-means labels of mu(X) (to the spectral "
-                                            "clusters when init='spectral').", low=0,
+    classifier_pretrain_epochs: int = param(50, "Epochs fitting f2 to k-means labels of mu(X) (to the start's "
+                                            "clusters when init is 'spectral' or 'umap').", low=0,
                                             advanced=True)
     siamese_epochs: int = param(20, "Siamese-network training epochs when graph_space='siamese'.", low=1,
                                 advanced=True)
@@ -99,8 +99,8 @@ class DGG(VaDE):
             return
         mu = self._encode_means(x)
         self.classifier_ = dnn.classifier(self.latent_dim, self.n_clusters, self.classifier_hidden).to(self.device_)
-        # Paper: f2 learns k-means labels of mu(X); a spectral start already gives the components' labels.
-        targets = (torch.as_tensor(self.init_labels_, device=self.device_) if self.init == "spectral"
+        # Paper: f2 learns k-means labels of mu(X); a spectral or UMAP start already gives the components' labels.
+        targets = (torch.as_tensor(self.init_labels_, device=self.device_) if self.init != "gmm"
                    else self._kmeans_labels_aligned(mu))
         self._pretrain_classifier(mu, targets)
         self.graph_ = self._build_graph(x, mu)

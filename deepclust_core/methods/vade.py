@@ -35,24 +35,30 @@ class VaDE(DeepClusterer):
 
     After pretraining the autoencoder, a diagonal GaussianMixture (``gmm_restarts`` restarts) on
     mu(X) initialises the prior; then the ELBO is maximised jointly. Labels are argmax q(c|x) at
-    z = mu(x). ``init="spectral"`` starts instead from spectral clustering of the kNN graph of mu(X), the
-    prior's components being those clusters' weights, means and variances (not the paper's start: an
-    option to see how much the start decides).
+    z = mu(x). ``init="spectral"`` starts instead from spectral clustering of the kNN graph of mu(X), and
+    ``init="umap"`` from N2D's clustering (a Gaussian mixture on a UMAP embedding of mu(X)); the prior's
+    components are then those clusters' weights, means and variances. Neither is the paper's start: they
+    are options to see how much the start decides.
     """
 
-    init: str = param("gmm", "Where the clusters start: a diagonal GMM on the pretrained latent (paper), or "
-                      "spectral clustering of the latent's kNN graph, the mixture fitted to its clusters.",
-                      choices=("gmm", "spectral"))
+    init: str = param("gmm", "Where the clusters start: a diagonal GMM on the pretrained latent (paper), "
+                      "spectral clustering of the latent's kNN graph, or a GMM on a UMAP of the latent (N2D); "
+                      "the mixture is then fitted to those clusters.",
+                      choices=("gmm", "spectral", "umap"))
     init_neighbors: int = param(10, "Neighbours per point of the latent kNN graph when init='spectral'.", low=1,
                                 high=1000, advanced=True)
+    umap_neighbors: int = param(20, "UMAP's n_neighbors when init='umap' (N2D uses 20 on MNIST).", low=2, high=1000,
+                                advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
         encoded = self._encode_means(x)
         mu = encoded.cpu().numpy().astype(np.float64)
-        if self.init == "spectral":  # the kNN graph is built where the data lives (the GPU when there is one)
-            self.init_labels_ = dgraph.spectral_clusters(encoded, self.n_clusters, self.init_neighbors,
-                                                         self.random_state)
+        if self.init in ("spectral", "umap"):  # the spectral kNN graph is built where the data lives (GPU or not)
+            self.init_labels_ = (
+                dgraph.spectral_clusters(encoded, self.n_clusters, self.init_neighbors, self.random_state)
+                if self.init == "spectral" else
+                dgraph.manifold_clusters(encoded, self.n_clusters, self.umap_neighbors, self.random_state))
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         else:
             gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
