@@ -53,7 +53,7 @@ def _add_train_parser(sub) -> None:
         if name == "lam":
             flags.insert(0, "--lambda")
         methods.add_argument(*flags, dest=name, default=None, metavar=spec.base_type.__name__.upper(),
-                             help=spec.help)
+                             help=spec.help.replace("%", "%%"))  # argparse formats help with %
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,16 @@ def test_methods_lists_registered_methods(capsys):
     assert {"dgg", "vade"} <= names
 
 
+@pytest.mark.parametrize("command", ["train", "compare", "bench", "methods", "datasets"])
+def test_help_lists_every_option(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    if command == "train":  # every hyperparameter, help text included (a "%" in one once broke --help)
+        assert "--n-neighbors" in out and "--lambda" in out and "--init" in out and "0.1%" in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--method", "nope"], "Unknown method 'nope'"),
     (["--method", "dgg", "--dataset", "nope"], "Unknown dataset 'nope'"),
