@@ -189,10 +189,9 @@ def spectral_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int 
     return np.abs(embedding @ (u @ vt)).argmax(1).astype(np.int64)
 
 
-def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int = 20, seed: int = 0,
-                      n_components: Optional[int] = None) -> np.ndarray:
-    """N2D's start (McConville et al. 2020): UMAP of `features` (min_dist 0, `n_neighbors`), then a
-    full-covariance Gaussian mixture on that embedding.
+def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int = 20, seed: int = 0) -> np.ndarray:
+    """N2D's start (McConville et al. 2020): UMAP of `features` to `n_clusters` dimensions (min_dist 0,
+    `n_neighbors`), then a full-covariance Gaussian mixture on that embedding.
 
     UMAP keeps each point's neighbourhood and pulls apart groups that only touch, which a Gaussian
     mixture on the features themselves cannot see. Seeded, so single-threaded (umap-learn's rule).
@@ -201,11 +200,10 @@ def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int 
     from sklearn.mixture import GaussianMixture
 
     n = features.shape[0]
-    dims = n_components or n_clusters
-    if n_clusters >= n or dims + 1 >= n:
+    if n_clusters + 1 >= n:  # UMAP's spectral layout needs more points than dimensions + 1
         raise InputError(f"cannot make {n_clusters} manifold clusters of {n} samples")
     points = features.detach().float().cpu().numpy()
-    reducer = umap.UMAP(n_components=dims, n_neighbors=min(n_neighbors, n - 1), min_dist=0.0,
+    reducer = umap.UMAP(n_components=n_clusters, n_neighbors=min(n_neighbors, n - 1), min_dist=0.0,
                         random_state=seed, n_jobs=1)
     embedding = reducer.fit_transform(points)
     mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed)

@@ -667,8 +667,8 @@ def pick_group(groups: Dict[str, List[Dict[str, Any]]], key: str, label: str,
 
 def submit_group(key: str, build: Callable[[Dict[str, Any], str], List[Dict[str, Any]]], prefix: str) -> None:
     """Queue a group of runs all or nothing: ``build(config, group_id)`` makes the configs from the sidebar's
-    set-up, every one is validated
-    before any is submitted; the error (or None) goes to ``{key}.error``, the new group to ``{key}.group``."""
+    set-up, every one is validated before any is submitted; the error (or None) goes to ``{key}.error``,
+    the new group to ``{key}.group``."""
     config = current_config()
     group = new_group_id(prefix)
     try:

@@ -94,10 +94,10 @@ class DGG(VaDE):
 
     # -- initialisation ----------------------------------------------------------------------
     def _initialize(self, x_np, x, labels) -> None:
-        super()._initialize(x_np, x, labels)
+        mu = self._encode_means(x)
+        self._start(mu, labels)
         if not self._uses_graph:
             return
-        mu = self._encode_means(x)
         self.classifier_ = dnn.classifier(self.latent_dim, self.n_clusters, self.classifier_hidden).to(self.device_)
         # Paper: f2 learns k-means labels of mu(X); a spectral or UMAP start already gives the components' labels.
         targets = (torch.as_tensor(self.init_labels_, device=self.device_) if self.init != "gmm"

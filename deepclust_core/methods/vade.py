@@ -51,20 +51,25 @@ class VaDE(DeepClusterer):
                                 advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
+        self._start(self._encode_means(x), labels)
+
+    def _start(self, encoded: torch.Tensor, labels) -> None:
+        """Fit the prior to the start's clusters of the pretrained latent ``encoded`` = mu(X)."""
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
-        encoded = self._encode_means(x)
         mu = encoded.cpu().numpy().astype(np.float64)
-        if self.init in ("spectral", "umap"):  # the spectral kNN graph is built where the data lives (GPU or not)
-            self.init_labels_ = (
-                dgraph.spectral_clusters(encoded, self.n_clusters, self.init_neighbors, self.random_state)
-                if self.init == "spectral" else
-                dgraph.manifold_clusters(encoded, self.n_clusters, self.umap_neighbors, self.random_state))
-            self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
-        else:
+        if self.init == "gmm":
             gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
                                   random_state=self.random_state, reg_covar=1e-6)
             self.init_labels_ = gmm.fit_predict(mu)
             self.prior_.set_from(gmm.weights_, gmm.means_, gmm.covariances_)
+        else:
+            if self.init == "spectral":  # the kNN graph is built where the data lives (the GPU when there is one)
+                self.init_labels_ = dgraph.spectral_clusters(encoded, self.n_clusters, self.init_neighbors,
+                                                             self.random_state)
+            else:
+                self.init_labels_ = dgraph.manifold_clusters(encoded, self.n_clusters, self.umap_neighbors,
+                                                             self.random_state)
+            self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
 
     def _modules(self) -> List[torch.nn.Module]:
