@@ -105,3 +105,17 @@ def test_spectral_clusters_match_scikit_learn_and_find_the_moons(n_samples):
 def test_manifold_clusters_reject_too_few_samples():
     with pytest.raises(InputError, match="manifold clusters"):
         graph.manifold_clusters(torch.zeros(5, 3), 4)
+
+
+def test_spectral_baseline_matches_scikit_learn_with_k_means_on_the_eigenvectors():
+    from sklearn.cluster import SpectralClustering
+    from sklearn.metrics import adjusted_rand_score
+
+    from deepclust_core import create_method
+
+    data = load_dataset("moons", n_samples=3000, noise=0.08, random_state=1)
+    ours = create_method("spectral", n_clusters=2, n_neighbors=10, random_state=0).fit(data.x).labels_
+    theirs = SpectralClustering(2, affinity="nearest_neighbors", n_neighbors=10, assign_labels="kmeans",
+                                random_state=0).fit_predict(data.x)
+    assert adjusted_rand_score(theirs, ours) == 1.0
+    assert adjusted_rand_score(data.y, ours) == 1.0

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
+
 from ..callbacks import Callback
 from ..errors import InputError
+from ..graph import spectral_embedding
 from ..metrics import evaluate
 from ..params import param
 from ..validation import check_features, check_labels
@@ -136,7 +139,8 @@ class GMMBaseline(_ClassicalClusterer):
 @register_method("spectral")
 @dataclass(eq=False, repr=False)
 class SpectralBaseline(_ClassicalClusterer):
-    """Spectral clustering of a kNN (or RBF) affinity, k-means on the eigenvectors.
+    """Spectral clustering of a kNN (or RBF) affinity, k-means on the eigenvectors (von Luxburg's
+    normalised variant; the kNN graph's eigenvectors by sparse Lanczos, ``graph.spectral_embedding``).
 
     It labels the points it was fitted on only: ``predict`` on new data raises InputError.
     """
@@ -149,12 +153,19 @@ class SpectralBaseline(_ClassicalClusterer):
     n_init: int = param(10, "k-means restarts on the eigenvectors.", low=1, high=1000, advanced=True)
 
     def _fit_features(self, features):
-        if self.affinity == "nearest_neighbors" and self.n_neighbors >= features.shape[0]:
-            raise InputError(f"n_neighbors ({self.n_neighbors}) must be smaller than the number of samples "
-                             f"({features.shape[0]}).")
-        self.model_ = SpectralClustering(n_clusters=self.n_clusters, affinity=self.affinity,
-                                         n_neighbors=self.n_neighbors, gamma=self.gamma, n_init=self.n_init,
-                                         assign_labels="kmeans", random_state=self.random_state)
+        if self.affinity == "nearest_neighbors":
+            if self.n_neighbors >= features.shape[0]:
+                raise InputError(f"n_neighbors ({self.n_neighbors}) must be smaller than the number of samples "
+                                 f"({features.shape[0]}).")
+            # scikit-learn's eigen-solver factorises the Laplacian (shift-invert): 11 minutes on 70,000
+            # points where plain Lanczos on the sparse graph takes seconds. Same eigenvectors, same k-means.
+            embedding = spectral_embedding(torch.as_tensor(features), self.n_clusters, self.n_neighbors,
+                                           seed=self.random_state)
+            self.model_ = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+            self.labels_ = self.model_.fit_predict(embedding)
+            return {}
+        self.model_ = SpectralClustering(n_clusters=self.n_clusters, affinity=self.affinity, gamma=self.gamma,
+                                         n_init=self.n_init, assign_labels="kmeans", random_state=self.random_state)
         self.labels_ = self.model_.fit_predict(features)
         return {}
 
