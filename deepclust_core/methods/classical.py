@@ -19,7 +19,6 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
-
 from ..callbacks import Callback
 from ..errors import InputError
 from ..graph import spectral_embedding
