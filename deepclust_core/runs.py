@@ -448,7 +448,8 @@ def _result(config: Dict, data, estimator, state: str, seconds: float, final: Di
     init = getattr(estimator, "init_scores_", None)
     if init:
         result["init_scores"] = init
-    for attribute, key in (("graph_cross_fraction_", "graph_cross_fraction"), ("pretrain_cached_", "pretrain_cached"),
+    for attribute, key in (("graph_cross_fraction_", "graph_cross_fraction"), ("graph_seconds_", "graph_seconds"),
+                           ("pretrain_cached_", "pretrain_cached"),
                            ("n_clusters_used_", "clusters_used")):
         if hasattr(estimator, attribute):
             result[key] = getattr(estimator, attribute)

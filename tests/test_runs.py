@@ -58,6 +58,7 @@ def test_executed_run_has_every_file(finished_run):
         assert (run_dir / name).is_file(), name
     assert result["state"] == "finished" and 0.0 <= result["acc"] <= 1.0
     assert set(result) >= {"acc", "nmi", "ari", "seconds", "warnings", "method", "dataset"}
+    assert 0.0 <= result["graph_cross_fraction"] <= 1.0 and 0.0 < result["graph_seconds"] < result["seconds"]
     status = runs.read_status(run_dir)
     assert status["state"] == "finished" and status["pid"] == os.getpid()
     assert status["started"] <= status["finished"]

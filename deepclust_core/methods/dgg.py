@@ -17,6 +17,7 @@ With N_s = 0 there is no graph and the objective is VaDE's (ablation row 0).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -103,7 +104,9 @@ class DGG(VaDE):
         targets = (torch.as_tensor(self.init_labels_, device=self.device_) if self.init != "gmm"
                    else self._kmeans_labels_aligned(mu))
         self._pretrain_classifier(mu, targets)
+        started = time.perf_counter()
         self.graph_ = self._build_graph(x, mu)
+        self.graph_seconds_ = time.perf_counter() - started  # includes the Siamese network's training
         if labels is not None:
             self.graph_cross_fraction_ = self.graph_.cross_fraction(labels)
         with torch.no_grad():
