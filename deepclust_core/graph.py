@@ -198,22 +198,30 @@ def spectral_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int 
     return np.abs(embedding @ (u @ vt)).argmax(1).astype(np.int64)
 
 
-def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int = 20, seed: int = 0) -> np.ndarray:
-    """N2D's start (McConville et al. 2020): UMAP of `features` to `n_clusters` dimensions (min_dist 0,
-    `n_neighbors`), then a full-covariance Gaussian mixture on that embedding.
-
-    UMAP keeps each point's neighbourhood and pulls apart groups that only touch, which a Gaussian
-    mixture on the features themselves cannot see. Seeded, so single-threaded (umap-learn's rule).
-    """
+def umap_embedding(features: torch.Tensor, n_components: int, n_neighbors: int = 20, seed: int = 0) -> np.ndarray:
+    """UMAP of `features` to `n_components` dimensions with min_dist 0 (N2D's setting, McConville et al.
+    2020): each point's neighbourhood is kept and groups that only touch are pulled apart. Seeded, so
+    single-threaded (umap-learn's rule). Returns a float32 (N, n_components) array."""
     import umap
-    from sklearn.mixture import GaussianMixture
 
     n = features.shape[0]
-    if n_clusters + 1 >= n:  # UMAP's spectral layout needs more points than dimensions + 1
-        raise InputError(f"cannot make {n_clusters} manifold clusters of {n} samples")
+    if n_components + 1 >= n:  # UMAP's spectral layout needs more points than dimensions + 1
+        raise InputError(f"cannot make a {n_components}-dimensional UMAP of {n} samples")
     points = features.detach().float().cpu().numpy()
-    reducer = umap.UMAP(n_components=n_clusters, n_neighbors=min(n_neighbors, n - 1), min_dist=0.0,
+    reducer = umap.UMAP(n_components=n_components, n_neighbors=min(n_neighbors, n - 1), min_dist=0.0,
                         random_state=seed, n_jobs=1)
-    embedding = reducer.fit_transform(points)
+    return reducer.fit_transform(points).astype(np.float32)
+
+
+def manifold_clusters(features: torch.Tensor, n_clusters: int, n_neighbors: int = 20, seed: int = 0,
+                      embedding: Optional[np.ndarray] = None) -> np.ndarray:
+    """N2D's start: a full-covariance Gaussian mixture on the `n_clusters`-dimensional UMAP of `features`
+    (``umap_embedding``; pass `embedding` to reuse one already made)."""
+    from sklearn.mixture import GaussianMixture
+
+    if features.shape[0] <= n_clusters + 1:
+        raise InputError(f"cannot make {n_clusters} manifold clusters of {features.shape[0]} samples")
+    if embedding is None:
+        embedding = umap_embedding(features, n_clusters, n_neighbors, seed)
     mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed)
     return mixture.fit_predict(embedding).astype(np.int64)

@@ -203,3 +203,22 @@ def test_graph_starts_find_the_moons_that_a_gmm_start_cuts(init):
     dgg = DGG(**{**recipe("moons", "dgg"), "epochs": 1, "random_state": 0,
                  "init": init}).fit(data.x, data.y)
     assert dgg.init_scores_["acc"] > 0.99 and not hasattr(dgg, "kmeans_labels_")
+
+
+def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
+    from deepclust_core import graph as dgraph
+
+    data = load_dataset("moons", n_samples=600, random_state=0)
+    real, calls = dgraph.umap_embedding, []
+    monkeypatch.setattr(dgraph, "umap_embedding", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
+    params = {**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "n_neighbors": 10, "graph_space": "umap"}
+    dgg = DGG(**params, init="umap").fit(data.x, data.y)
+    assert calls == [(600, 2)]  # one UMAP of the pretrained latent, shared by the start and the graph
+    embedding = torch.as_tensor(dgg.umap_embedding_)
+    assert embedding.shape == (600, 2)
+    nearest = torch.cdist(embedding, embedding).topk(11, largest=False).values[:, 1:]
+    # (atol: the kNN uses |a|² + |b|² - 2ab in float32, and min_dist 0 puts some points almost on top of others)
+    torch.testing.assert_close(dgg.graph_.distances, nearest, atol=0.02, rtol=1e-3)
+    # The graph's own UMAP when the start is the paper's GMM; a refit makes a fresh one.
+    gmm_start = DGG(**params).fit(data.x[::-1].copy(), data.y[::-1].copy())
+    assert len(calls) == 2 and gmm_start.graph_.distances.shape == (600, 10)

@@ -56,7 +56,7 @@ class DGG(VaDE):
     neighbor_weight: float = param(0.5, "α: weight of the neighbour term (paper: ½ self, ½ neighbours).",
                                    low=0.0, high=1.0)
     graph_space: str = param("input", "Space in which neighbours are found.",
-                             choices=("input", "pca", "latent", "siamese"))
+                             choices=("input", "pca", "latent", "siamese", "umap"))
     kernel: str = param("gaussian", "Edge weights: Gaussian with per-sample bandwidth, or uniform 1/N_s.",
                         choices=("gaussian", "uniform"))
     bandwidth: str = param("kth", "Per-sample bandwidth s_i: distance to the N_s-th neighbour, or median.",
@@ -144,6 +144,8 @@ class DGG(VaDE):
             return dgraph.pca_features(x, self.pca_components)
         if self.graph_space == "latent":
             return mu
+        if self.graph_space == "umap":  # N2D's manifold: the K-dimensional UMAP of the pretrained latent
+            return torch.as_tensor(self._umap_of(mu), device=self.device_)
         from ..siamese import siamese_embedding
 
         return siamese_embedding(self.autoencoder_, x, epochs=self.siamese_epochs, seed=self.random_state)

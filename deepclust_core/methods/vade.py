@@ -47,8 +47,8 @@ class VaDE(DeepClusterer):
                       choices=("gmm", "spectral", "umap"))
     init_neighbors: int = param(10, "Neighbours per point of the latent kNN graph when init='spectral'.", low=1,
                                 high=1000, advanced=True)
-    umap_neighbors: int = param(20, "UMAP's n_neighbors when init='umap' (N2D uses 20 on MNIST).", low=2, high=1000,
-                                advanced=True)
+    umap_neighbors: int = param(20, "UMAP's n_neighbors when init='umap' or DGG's graph_space='umap' (N2D uses 20 "
+                                "on MNIST).", low=2, high=1000, advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
         self._start(self._encode_means(x), labels)
@@ -56,6 +56,7 @@ class VaDE(DeepClusterer):
     def _start(self, encoded: torch.Tensor, labels) -> None:
         """Fit the prior to the start's clusters of the pretrained latent ``encoded`` = mu(X)."""
         self.prior_ = dnn.GMMPrior(self.n_clusters, self.latent_dim).to(self.device_)
+        self.umap_embedding_ = None  # made on demand by _umap_of, once per fit
         mu = encoded.cpu().numpy().astype(np.float64)
         if self.init == "gmm":
             gmm = GaussianMixture(n_components=self.n_clusters, covariance_type="diag", n_init=self.gmm_restarts,
@@ -68,9 +69,17 @@ class VaDE(DeepClusterer):
                                                              self.random_state)
             else:
                 self.init_labels_ = dgraph.manifold_clusters(encoded, self.n_clusters, self.umap_neighbors,
-                                                             self.random_state)
+                                                             self.random_state, self._umap_of(encoded))
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
+
+    def _umap_of(self, encoded: torch.Tensor) -> np.ndarray:
+        """The K-dimensional UMAP of the pretrained latent, made once per fit (the UMAP start and DGG's
+        UMAP graph share it)."""
+        if self.umap_embedding_ is None:
+            self.umap_embedding_ = dgraph.umap_embedding(encoded, self.n_clusters, self.umap_neighbors,
+                                                         self.random_state)
+        return self.umap_embedding_
 
     def _modules(self) -> List[torch.nn.Module]:
         return [self.autoencoder_, self.prior_]
