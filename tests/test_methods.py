@@ -219,6 +219,11 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     nearest = torch.cdist(embedding, embedding).topk(11, largest=False).values[:, 1:]
     # (atol: the kNN uses |a|² + |b|² - 2ab in float32, and min_dist 0 puts some points almost on top of others)
     torch.testing.assert_close(dgg.graph_.distances, nearest, atol=0.02, rtol=1e-3)
-    # The graph's own UMAP when the start is the paper's GMM; a refit makes a fresh one.
+    # The graph's own UMAP when the start is the paper's GMM; other data (another autoencoder) another UMAP.
     gmm_start = DGG(**params).fit(data.x[::-1].copy(), data.y[::-1].copy())
     assert len(calls) == 2 and gmm_start.graph_.distances.shape == (600, 10)
+    # The same autoencoder again: its UMAP comes from the cache beside it, unless caching is off.
+    again = DGG(**params, init="umap").fit(data.x, data.y)
+    assert len(calls) == 2 and np.array_equal(again.umap_embedding_, dgg.umap_embedding_)
+    DGG(**params, init="umap", cache_pretrained=False).fit(data.x, data.y)
+    assert len(calls) == 3
