@@ -13,8 +13,8 @@ import time
 
 from .common import overrides, record, seeds_arg, summarise, train
 
-KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "graph_cross_fraction", "graph_seconds",
-        "pretrain_cached")
+KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "model_start_scores", "graph_cross_fraction",
+        "graph_seconds", "pretrain_cached")
 
 
 def main() -> None:

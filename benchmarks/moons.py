@@ -29,8 +29,8 @@ def main() -> None:
         for method in methods:
             result = train("moons", method, options, {**overrides(args.set, method), "random_state": seed})
             rows.append({"method": method, "seed": seed, **{k: result.get(k) for k in
-                         ("acc", "nmi", "ari", "seconds", "state", "init_scores", "graph_cross_fraction",
-                          "pretrain_cached")}})
+                         ("acc", "nmi", "ari", "seconds", "state", "init_scores", "model_start_scores",
+                          "graph_cross_fraction", "pretrain_cached")}})
     summary = {m: {"acc": summarise(r["acc"] for r in rows if r["method"] == m),
                    "seconds": summarise(r["seconds"] for r in rows if r["method"] == m)} for m in methods}
     figures = {"tag": args.tag, "dataset_options": options, "overrides": args.set, "runs": rows, "summary": summary}

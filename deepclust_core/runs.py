@@ -445,9 +445,9 @@ def _result(config: Dict, data, estimator, state: str, seconds: float, final: Di
               "collapsed": bool(getattr(estimator, "collapsed_", False))}
     for key in ("acc", "nmi", "ari"):
         result[key] = final.get(key)
-    init = getattr(estimator, "init_scores_", None)
-    if init:
-        result["init_scores"] = init
+    for attribute, key in (("init_scores_", "init_scores"), ("model_start_scores_", "model_start_scores")):
+        if getattr(estimator, attribute, None):
+            result[key] = getattr(estimator, attribute)
     for attribute, key in (("graph_cross_fraction_", "graph_cross_fraction"), ("graph_seconds_", "graph_seconds"),
                            ("pretrain_cached_", "pretrain_cached"),
                            ("n_clusters_used_", "clusters_used")):

@@ -569,6 +569,10 @@ def show_scores(result: Optional[Dict[str, Any]]) -> None:
             delta = f"{value - init[key]:+.3f} vs its start (init)"
         column.metric(key.upper(), "–" if value is None else f"{value:.4f}", delta=delta)
     columns[3].metric("Time", f"{result.get('seconds') or 0:.1f} s")
+    model_start = result.get("model_start_scores") or {}
+    if isinstance(init.get("acc"), (int, float)) and isinstance(model_start.get("acc"), (int, float)):
+        st.caption(f"Start: its clusters scored ACC {init['acc']:.4f}; the model's own assignments before "
+                   f"training, {model_start['acc']:.4f}.")
     for warning in result.get("warnings") or []:
         st.warning(warning)
 

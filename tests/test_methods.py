@@ -8,6 +8,7 @@ from deepclust_core import DGG, VaDE, create_method, list_methods
 from deepclust_core.callbacks import Callback, StopAfter
 from deepclust_core.datasets import load_dataset
 from deepclust_core.errors import InputError
+from deepclust_core.metrics import evaluate
 from deepclust_core.recipes import recipe
 
 TINY = dict(hidden_dims=(8, 8), latent_dim=2, epochs=2, pretrain_epochs=2, batch_size=64, lam=0.1,
@@ -203,6 +204,31 @@ def test_graph_starts_find_the_moons_that_a_gmm_start_cuts(init):
     dgg = DGG(**{**recipe("moons", "dgg"), "epochs": 1, "random_state": 0,
                  "init": init}).fit(data.x, data.y)
     assert dgg.init_scores_["acc"] > 0.99 and not hasattr(dgg, "kmeans_labels_")
+
+
+def test_model_start_scores_are_the_models_own_assignments_before_training():
+    data = load_dataset("moons", random_state=0)
+    params = {**recipe("moons", "vade"), "epochs": 1, "random_state": 0}
+    seen = {}
+
+    class Spy(VaDE):  # what the model predicts right after its start, before any training step
+        def _score_model_start(self, x, labels):
+            super()._score_model_start(x, labels)
+            seen["labels"] = self._predict_tensor(x)
+
+    gmm = Spy(**params).fit(data.x, data.y)
+    assert gmm.model_start_scores_ == evaluate(data.y, seen["labels"])
+    # The paper's start: the prior is the GMM, so the model assigns exactly what the GMM did.
+    np.testing.assert_array_equal(seen["labels"], gmm.init_labels_)
+    assert gmm.model_start_scores_ == gmm.init_scores_
+    # A spectral start finds the moons (ACC > 0.99); Gaussians fitted to them cannot hold them all.
+    spectral = Spy(**params, init="spectral").fit(data.x, data.y)
+    assert spectral.model_start_scores_ == evaluate(data.y, seen["labels"])
+    assert spectral.model_start_scores_["acc"] < spectral.init_scores_["acc"]
+    # DGG's start is its classifier f2 fitted to the start's clusters; without labels nothing is scored.
+    dgg = DGG(**{**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "init": "spectral"}).fit(data.x, data.y)
+    assert dgg.model_start_scores_["acc"] > 0.95
+    assert VaDE(**params).fit(data.x).model_start_scores_ is None
 
 
 def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):

@@ -97,8 +97,12 @@ class DGG(VaDE):
     def _initialize(self, x_np, x, labels) -> None:
         mu = self._encode_means(x)
         self._start(mu, labels)
-        if not self._uses_graph:
-            return
+        if self._uses_graph:
+            self._initialize_graph(x, mu, labels)
+        self._score_model_start(x, labels)
+
+    def _initialize_graph(self, x: torch.Tensor, mu: torch.Tensor, labels) -> None:
+        """f2 fitted to the start's clusters, then the neighbour graph and the cached assignments."""
         self.classifier_ = dnn.classifier(self.latent_dim, self.n_clusters, self.classifier_hidden).to(self.device_)
         # Paper: f2 learns k-means labels of mu(X); a spectral or UMAP start already gives the components' labels.
         targets = (torch.as_tensor(self.init_labels_, device=self.device_) if self.init != "gmm"

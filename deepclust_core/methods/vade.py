@@ -53,6 +53,14 @@ class VaDE(DeepClusterer):
 
     def _initialize(self, x_np, x, labels) -> None:
         self._start(self._encode_means(x), labels)
+        self._score_model_start(x, labels)
+
+    def _score_model_start(self, x: torch.Tensor, labels) -> None:
+        """ACC/NMI/ARI of the model's own assignments before training (``model_start_scores_``). They differ
+        from ``init_scores_`` (the start's clusters) when the model cannot hold those clusters exactly:
+        Gaussian components fitted to non-convex clusters, or a classifier that has not fitted them all."""
+        self._set_train_mode(False)
+        self.model_start_scores_ = evaluate(labels, self._predict_tensor(x)) if labels is not None else None
 
     def _start(self, encoded: torch.Tensor, labels) -> None:
         """Fit the prior to the start's clusters of the pretrained latent ``encoded`` = mu(X)."""
