@@ -212,8 +212,8 @@ def test_model_start_scores_are_the_models_own_assignments_before_training():
     seen = {}
 
     class Spy(VaDE):  # what the model predicts right after its start, before any training step
-        def _score_model_start(self, x, labels):
-            super()._score_model_start(x, labels)
+        def _initialize(self, x_np, x, labels):
+            super()._initialize(x_np, x, labels)
             seen["labels"] = self._predict_tensor(x)
 
     gmm = Spy(**params).fit(data.x, data.y)

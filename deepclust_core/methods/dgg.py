@@ -99,7 +99,7 @@ class DGG(VaDE):
         self._start(mu, labels)
         if self._uses_graph:
             self._initialize_graph(x, mu, labels)
-        self._score_model_start(x, labels)
+        self._score_model_start(mu, labels)
 
     def _initialize_graph(self, x: torch.Tensor, mu: torch.Tensor, labels) -> None:
         """f2 fitted to the start's clusters, then the neighbour graph and the cached assignments."""
@@ -114,7 +114,7 @@ class DGG(VaDE):
         if labels is not None:
             self.graph_cross_fraction_ = self.graph_.cross_fraction(labels)
         with torch.no_grad():
-            self.gamma_cache_ = torch.softmax(self.classifier_(mu), dim=1)
+            self.gamma_cache_ = self._proba_of_means(mu)
 
     def _kmeans_labels_aligned(self, mu: torch.Tensor) -> torch.Tensor:
         """k-means labels of mu(X), renumbered to match the GMM components they overlap most."""
@@ -219,8 +219,7 @@ class DGG(VaDE):
             terms[key] = ((1.0 - alpha) * own[key] + alpha * neighbor_part).mean()
         return terms
 
-    @torch.no_grad()
-    def _proba_tensor(self, x) -> torch.Tensor:
+    def _proba_of_means(self, mu: torch.Tensor) -> torch.Tensor:
         if not self._uses_graph:
-            return super()._proba_tensor(x)
-        return torch.softmax(self.classifier_(self._encode_means(x)), dim=1)
+            return super()._proba_of_means(mu)
+        return torch.softmax(self.classifier_(mu), dim=1)

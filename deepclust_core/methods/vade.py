@@ -52,15 +52,18 @@ class VaDE(DeepClusterer):
                                 "on MNIST).", low=2, high=1000, advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
-        self._start(self._encode_means(x), labels)
-        self._score_model_start(x, labels)
+        mu = self._encode_means(x)
+        self._start(mu, labels)
+        self._score_model_start(mu, labels)
 
-    def _score_model_start(self, x: torch.Tensor, labels) -> None:
-        """ACC/NMI/ARI of the model's own assignments before training (``model_start_scores_``). They differ
-        from ``init_scores_`` (the start's clusters) when the model cannot hold those clusters exactly:
+    @torch.no_grad()
+    def _score_model_start(self, mu: torch.Tensor, labels) -> None:
+        """ACC/NMI/ARI of the model's own assignments of mu(X) before training (``model_start_scores_``). They
+        differ from ``init_scores_`` (the start's clusters) when the model cannot hold those clusters exactly:
         Gaussian components fitted to non-convex clusters, or a classifier that has not fitted them all."""
         self._set_train_mode(False)
-        self.model_start_scores_ = evaluate(labels, self._predict_tensor(x)) if labels is not None else None
+        self.model_start_scores_ = (evaluate(labels, self._proba_of_means(mu).argmax(1).cpu().numpy())
+                                    if labels is not None else None)
 
     def _start(self, encoded: torch.Tensor, labels) -> None:
         """Fit the prior to the start's clusters of the pretrained latent ``encoded`` = mu(X)."""
@@ -119,7 +122,11 @@ class VaDE(DeepClusterer):
 
     @torch.no_grad()
     def _proba_tensor(self, x) -> torch.Tensor:
-        return self.prior_.responsibilities(self._encode_means(x))
+        return self._proba_of_means(self._encode_means(x))
+
+    def _proba_of_means(self, mu: torch.Tensor) -> torch.Tensor:
+        """q(c|x) from the latent means mu(x)."""
+        return self.prior_.responsibilities(mu)
 
     # -- views -------------------------------------------------------------------------------
     def gmm_parameters(self) -> Dict[str, np.ndarray]:
