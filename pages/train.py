@@ -56,6 +56,10 @@ def live_panel(run_dir: str, was_active: bool) -> None:
         left, right = st.columns(2)
         with left:
             st.plotly_chart(viz.metric_curves(train, title="Scores (against the true labels)"), key="train.scores")
+            if "mixture_agreement" in last:
+                st.caption("Dashed: DGG's Gaussian mixture on its own — the ACC of its posterior q(c|μ), and the "
+                           "share of samples where it agrees with f2. Training pulls f2 towards the mixture and the "
+                           "latent towards f2: when they disagree, f2's accuracy moves towards the mixture's.")
         with right:
             st.plotly_chart(viz.loss_curves(train, title="Loss terms"), key="train.losses")
     elif records:

@@ -102,6 +102,21 @@ def test_spectral_clusters_match_scikit_learn_and_find_the_moons(n_samples):
         graph.spectral_clusters(torch.as_tensor(data.x[:2]), 2)
 
 
+def test_manifold_clusters_keep_the_most_likely_of_several_mixture_fits():
+    from sklearn.metrics import adjusted_rand_score
+
+    # Six separated blobs on which one mixture fit (seed 0) merges two and splits another.
+    rng = np.random.default_rng(9)
+    centres = rng.uniform(-10, 10, size=(6, 2))
+    labels = np.repeat(np.arange(6), 50)
+    embedding = (centres[labels] + rng.normal(scale=0.5, size=(300, 2))).astype(np.float32)
+    features = torch.zeros(300, 3)  # not used when the embedding is given
+    once = graph.manifold_clusters(features, 6, seed=0, embedding=embedding)
+    best = graph.manifold_clusters(features, 6, seed=0, embedding=embedding, n_init=5)
+    assert adjusted_rand_score(labels, once) < 0.9
+    assert adjusted_rand_score(labels, best) == 1.0
+
+
 def test_manifold_clusters_reject_too_few_samples():
     with pytest.raises(InputError, match="manifold clusters"):
         graph.manifold_clusters(torch.zeros(5, 3), 4)

@@ -8,7 +8,7 @@ from deepclust_core import DGG, VaDE, create_method, list_methods
 from deepclust_core.callbacks import Callback, StopAfter
 from deepclust_core.datasets import load_dataset
 from deepclust_core.errors import InputError
-from deepclust_core.metrics import evaluate
+from deepclust_core.metrics import cluster_acc, evaluate
 from deepclust_core.recipes import recipe
 
 TINY = dict(hidden_dims=(8, 8), latent_dim=2, epochs=2, pretrain_epochs=2, batch_size=64, lam=0.1,
@@ -231,15 +231,46 @@ def test_model_start_scores_are_the_models_own_assignments_before_training():
     assert VaDE(**params).fit(data.x).model_start_scores_ is None
 
 
+def test_dgg_records_how_far_its_mixture_agrees_with_f2():
+    data = load_dataset("moons", n_samples=1000, random_state=0)
+    params = {**recipe("moons", "dgg"), "epochs": 2, "random_state": 0, "init": "spectral"}
+    dgg = DGG(**params).fit(data.x, data.y)
+    last = dgg.history_[-1]
+    assert last["phase"] == "train" and last["epoch"] == 2
+    # The same quantities recomputed from the fitted model: f2's labels against the mixture's posterior at mu.
+    with torch.no_grad():
+        mu = torch.as_tensor(dgg.transform(data.x), device=dgg.device_)
+        mixture = dgg.prior_.responsibilities(mu).argmax(1).cpu().numpy()
+    predicted = dgg.predict(data.x)
+    assert last["acc"] == pytest.approx(cluster_acc(data.y, predicted))
+    assert last["mixture_agreement"] == pytest.approx(np.mean(predicted == mixture))
+    assert last["mixture_acc"] == pytest.approx(cluster_acc(data.y, mixture))
+    # The spectral start finds the moons and f2 holds them, but two Gaussians in the latent cannot yet: one
+    # epoch pulls f2 to the mixture (they agree on > 95 % of the points) and its ACC falls to the mixture's.
+    first = dgg.history_[-2]
+    assert dgg.model_start_scores_["acc"] > 0.99
+    assert first["acc"] < 0.9 and abs(first["acc"] - first["mixture_acc"]) < 0.05
+    assert first["mixture_agreement"] > 0.95
+    # Without labels the agreement is still recorded (it needs none); VaDE has no f2 to compare.
+    unlabelled = DGG(**params).fit(data.x)
+    assert "mixture_acc" not in unlabelled.history_[-1]
+    assert 0.0 <= unlabelled.history_[-1]["mixture_agreement"] <= 1.0
+    vade = VaDE(**{**recipe("moons", "vade"), "epochs": 1, "random_state": 0}).fit(data.x, data.y)
+    assert "mixture_agreement" not in vade.history_[-1]
+
+
 def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     from deepclust_core import graph as dgraph
 
     data = load_dataset("moons", n_samples=600, random_state=0)
     real, calls = dgraph.umap_embedding, []
     monkeypatch.setattr(dgraph, "umap_embedding", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
+    real_clusters, fits = dgraph.manifold_clusters, []
+    monkeypatch.setattr(dgraph, "manifold_clusters", lambda *a, **k: fits.append(k["n_init"]) or real_clusters(*a, **k))
     params = {**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "n_neighbors": 10, "graph_space": "umap"}
-    dgg = DGG(**params, init="umap").fit(data.x, data.y)
+    dgg = DGG(**params, init="umap", gmm_restarts=3).fit(data.x, data.y)
     assert calls == [(600, 2)]  # one UMAP of the pretrained latent, shared by the start and the graph
+    assert fits == [3]  # the start's mixture on it keeps the most likely of gmm_restarts fits
     embedding = torch.as_tensor(dgg.umap_embedding_)
     assert embedding.shape == (600, 2)
     nearest = torch.cdist(embedding, embedding).topk(11, largest=False).values[:, 1:]

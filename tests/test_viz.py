@@ -145,6 +145,12 @@ def test_metric_and_loss_curves_use_train_epochs():
     losses = viz.loss_curves(records)
     assert [trace.name for trace in losses.data] == ["loss", "recon"]
     assert len(viz.metric_curves([]).data) == 0
+    # DGG's mixture diagnostics, when recorded, join the scores as dashed lines.
+    for record in records[1:]:
+        record.update(mixture_acc=0.4, mixture_agreement=0.9)
+    figure = viz.metric_curves(records)
+    assert [trace.name for trace in figure.data] == ["ACC", "NMI", "ARI", "ACC of the mixture", "f2 = mixture"]
+    assert [trace.line.dash for trace in figure.data] == ["solid"] * 3 + ["dash"] * 2
 
 
 def test_image_grid_tiles_images_in_one_heatmap():

@@ -176,7 +176,8 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     pretrain_batch_size: int = param(256, "Pretraining minibatch size.", low=1, advanced=True)
     pretrain_noise: float = param(0.0, "Gaussian input noise while pretraining (denoising AE).", low=0.0,
                                   advanced=True)
-    gmm_restarts: int = param(5, "Restarts of the GaussianMixture that initialises the prior.", low=1,
+    gmm_restarts: int = param(5, "Fits of the Gaussian mixture that starts the clusters (on the latent, or on its "
+                              "UMAP when init='umap'); the most likely is kept.", low=1,
                               advanced=True)
     cache_pretrained: bool = param(True, "Reuse a cached pretrained autoencoder with the same data, "
                                          "architecture, seed and schedule.", advanced=True)
@@ -269,6 +270,11 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:
         return self._proba_tensor(x).argmax(1).cpu().numpy()
 
+    def _epoch_assignments(self, x: torch.Tensor, labels) -> Tuple[Optional[np.ndarray], Dict[str, float]]:
+        """After each epoch: the labels to score (None when there are no true labels) and any extra
+        per-epoch diagnostics of the method, recorded beside the scores."""
+        return (self._predict_tensor(x) if labels is not None else None), {}
+
     def _architecture(self) -> Dict:
         return {"input_dim": self.n_features_in_, "hidden": list(self.hidden_dims), "latent": self.latent_dim}
 
@@ -345,11 +351,11 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
                 raise TrainingError(f"Training diverged at epoch {epoch}: {bad}. Try a lower lr or a "
                                     f"larger λ (lam).")
             self._set_train_mode(False)
-            predicted = None
+            predicted, diagnostics = self._epoch_assignments(x, labels)
             if labels is not None:
-                predicted = self._predict_tensor(x)
                 metrics.update(evaluate(labels, predicted))
                 metrics["clusters_used"] = int(np.unique(predicted).size)
+            metrics.update(diagnostics)
             metrics["lr"] = optimizer.param_groups[0]["lr"]
 
             def latent(predicted=predicted):

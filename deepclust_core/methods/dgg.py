@@ -29,6 +29,7 @@ from sklearn.cluster import KMeans
 from .. import graph as dgraph
 from .. import nn as dnn
 from ..errors import InputError
+from ..metrics import cluster_acc
 from ..params import param
 from ..validation import check_neighbors
 from .base import register_method
@@ -218,6 +219,26 @@ class DGG(VaDE):
             neighbor_part = (cross[key] * flat_w).view(n_anchor, per_anchor).sum(1)
             terms[key] = ((1.0 - alpha) * own[key] + alpha * neighbor_part).mean()
         return terms
+
+    @torch.no_grad()
+    def _epoch_assignments(self, x: torch.Tensor, labels) -> Tuple[Optional[np.ndarray], Dict[str, float]]:
+        """f2's labels, and how far the Gaussian mixture agrees with them.
+
+        The ELBO pulls f2 towards the mixture's own posterior q(c|mu) ∝ pi_k N(mu; m_k, s2_k) (smoothed by the
+        neighbours through pi_i) while it pulls each latent point towards its f2 component. When the start's
+        clusters are not Gaussian in the latent (a spectral or UMAP start) the two disagree and f2's accuracy
+        moves towards the mixture's: ``mixture_agreement`` (label-free) is the share of samples on which
+        argmax f2 and argmax of the mixture's posterior coincide, ``mixture_acc`` the mixture's own ACC.
+        """
+        if not self._uses_graph:
+            return super()._epoch_assignments(x, labels)
+        mu = self._encode_means(x)
+        predicted = self._proba_of_means(mu).argmax(1)
+        mixture = super()._proba_of_means(mu).argmax(1)
+        diagnostics = {"mixture_agreement": float((predicted == mixture).float().mean())}
+        if labels is not None:
+            diagnostics["mixture_acc"] = cluster_acc(labels, mixture.cpu().numpy())
+        return predicted.cpu().numpy(), diagnostics
 
     def _proba_of_means(self, mu: torch.Tensor) -> torch.Tensor:
         if not self._uses_graph:

@@ -81,7 +81,8 @@ class VaDE(DeepClusterer):
                                                              self.random_state)
             else:
                 self.init_labels_ = dgraph.manifold_clusters(encoded, self.n_clusters, self.umap_neighbors,
-                                                             self.random_state, self._umap_of(encoded))
+                                                             self.random_state, self._umap_of(encoded),
+                                                             n_init=self.gmm_restarts)
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
 
