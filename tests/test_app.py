@@ -115,6 +115,8 @@ def test_every_page_renders_with_a_finished_run(app, store):
     assert at.button(key="train.start").label == "Start run"
     assert {m.label for m in at.metric} >= {"ACC", "NMI", "ARI"}
     assert len(charts(at)) == 2
+    assert any("Dashed: DGG's Gaussian mixture" in c.value for c in at.caption)  # DGG's mixture diagnostics
+    assert '"f2 = mixture"' in charts(at)[0].proto.spec
     for page, title in zip(PAGES[1:], ["Latent space", "Traversals", "Compare", "Ablation: graph size N_s", "Runs"]):
         at.switch_page(f"pages/{page}.py").run()
         assert_clean(at)
@@ -131,6 +133,15 @@ def test_pages_cope_with_every_kind_of_run(app, store, page, name):
     _, ids = store
     at = open_page(app, page, run=ids[name])
     assert_clean(at)
+
+
+def test_train_page_draws_no_mixture_diagnostics_for_vade(app, store):
+    _, ids = store
+    at = open_page(app, "train", run=ids["compare-vade"])
+    assert_clean(at)
+    assert len(charts(at)) == 2
+    assert not any("Dashed" in c.value for c in at.caption)
+    assert "mixture" not in charts(at)[0].proto.spec
 
 
 def test_failed_and_broken_runs_explain_themselves(app, store):
