@@ -33,6 +33,9 @@ def git_commit() -> str:
 
 
 COMMIT_AT_START = git_commit()  # the code that ran: later commits during a long benchmark do not count
+# What a benchmark row keeps of a run's result.json.
+RESULT_KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "model_start_scores",
+               "graph_cross_fraction", "graph_seconds", "pretrain_cached", "mixture_agreement", "mixture_acc")
 
 
 def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_dir: str = None) -> Dict:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import overrides, record, seeds_arg, summarise, train
+from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
 
-KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "model_start_scores", "graph_cross_fraction",
-        "graph_seconds", "pretrain_cached")
 
 
 def main() -> None:
@@ -43,7 +41,7 @@ def main() -> None:
         for label, method, extra in variants:
             params = {**overrides(args.set, method), **extra, "random_state": seed}
             result = train("mnist", method, options, params, runs_dir=args.runs_dir)
-            row = {"variant": label, "method": method, "seed": seed, **{k: result.get(k) for k in KEYS}}
+            row = {"variant": label, "method": method, "seed": seed, **{k: result.get(k) for k in RESULT_KEYS}}
             rows.append(row)
             print(row, flush=True)
     summary = {label: {"acc": summarise(r["acc"] for r in rows if r["variant"] == label),

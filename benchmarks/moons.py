@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import overrides, record, seeds_arg, summarise, train
+from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
 
 
 def main() -> None:
@@ -28,9 +28,7 @@ def main() -> None:
     for seed in seeds_arg(args.seeds):
         for method in methods:
             result = train("moons", method, options, {**overrides(args.set, method), "random_state": seed})
-            rows.append({"method": method, "seed": seed, **{k: result.get(k) for k in
-                         ("acc", "nmi", "ari", "seconds", "state", "init_scores", "model_start_scores",
-                          "graph_cross_fraction", "pretrain_cached")}})
+            rows.append({"method": method, "seed": seed, **{k: result.get(k) for k in RESULT_KEYS}})
     summary = {m: {"acc": summarise(r["acc"] for r in rows if r["method"] == m),
                    "seconds": summarise(r["seconds"] for r in rows if r["method"] == m)} for m in methods}
     figures = {"tag": args.tag, "dataset_options": options, "overrides": args.set, "runs": rows, "summary": summary}

@@ -453,6 +453,10 @@ def _result(config: Dict, data, estimator, state: str, seconds: float, final: Di
                            ("n_clusters_used_", "clusters_used")):
         if hasattr(estimator, attribute):
             result[key] = getattr(estimator, attribute)
+    trained = [r for r in getattr(estimator, "history_", None) or [] if r.get("phase") == "train"]
+    for key in ("mixture_agreement", "mixture_acc"):  # DGG's f2 against its own mixture, at the last epoch
+        if trained and key in trained[-1]:
+            result[key] = trained[-1][key]
     return result
 
 

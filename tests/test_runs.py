@@ -65,7 +65,9 @@ def test_executed_run_has_every_file(finished_run):
     records = runs.read_metrics(run_dir)
     assert [(r["phase"], r["epoch"]) for r in records] == [("pretrain", 1), ("pretrain", 2), ("pretrain", 3),
                                                            ("train", 1), ("train", 2), ("train", 3)]
-    assert {"loss", "recon", "kl_z", "acc", "nmi", "ari"} <= set(records[-1])
+    assert {"loss", "recon", "kl_z", "acc", "nmi", "ari", "mixture_agreement", "mixture_acc"} <= set(records[-1])
+    assert (result["mixture_agreement"], result["mixture_acc"]) == (records[-1]["mixture_agreement"],
+                                                                  records[-1]["mixture_acc"])
     assert runs.list_snapshots(run_dir) == [1, 2, 3]
     snapshot = runs.load_snapshot(run_dir, 3)
     assert snapshot["latent"].shape == (400, 2) and snapshot["predicted"].shape == (400,)
