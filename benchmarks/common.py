@@ -14,6 +14,7 @@ import numpy as np
 
 from deepclust_core import runs
 from deepclust_core.bench import machine
+from deepclust_core.metrics import MIXTURE_DIAGNOSTICS
 from deepclust_core.methods import get_method_class
 from deepclust_core.params import coerce_value
 from deepclust_core.recipes import recipe
@@ -35,7 +36,7 @@ def git_commit() -> str:
 COMMIT_AT_START = git_commit()  # the code that ran: later commits during a long benchmark do not count
 # What a benchmark row keeps of a run's result.json.
 RESULT_KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores", "model_start_scores",
-               "graph_cross_fraction", "graph_seconds", "pretrain_cached", "mixture_agreement", "mixture_acc")
+               "graph_cross_fraction", "graph_seconds", "pretrain_cached") + MIXTURE_DIAGNOSTICS
 
 
 def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_dir: str = None) -> Dict:

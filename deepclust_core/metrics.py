@@ -7,6 +7,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+# DGG's per-epoch diagnostics beside the scores: the ACC of its Gaussian mixture's own assignments, and the share
+# of samples on which its classifier f2 agrees with them (label-free).
+MIXTURE_DIAGNOSTICS = ("mixture_acc", "mixture_agreement")
+
 
 def _as_label_vector(labels, name: str) -> np.ndarray:
     array = np.asarray(labels)

@@ -43,6 +43,7 @@ import numpy as np
 
 from .callbacks import Callback, EpochInfo
 from .errors import DeepClustError, InputError, TrainingError
+from .metrics import MIXTURE_DIAGNOSTICS
 
 PathLike = Union[str, os.PathLike]
 
@@ -453,10 +454,9 @@ def _result(config: Dict, data, estimator, state: str, seconds: float, final: Di
                            ("n_clusters_used_", "clusters_used")):
         if hasattr(estimator, attribute):
             result[key] = getattr(estimator, attribute)
-    trained = [r for r in getattr(estimator, "history_", None) or [] if r.get("phase") == "train"]
-    for key in ("mixture_agreement", "mixture_acc"):  # DGG's f2 against its own mixture, at the last epoch
-        if trained and key in trained[-1]:
-            result[key] = trained[-1][key]
+    last_epoch = next((r for r in reversed(getattr(estimator, "history_", None) or []) if r.get("phase") == "train"),
+                      {})
+    result.update({key: last_epoch[key] for key in MIXTURE_DIAGNOSTICS if key in last_epoch})
     return result
 
 

@@ -17,12 +17,12 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from .errors import InputError
+from .metrics import MIXTURE_DIAGNOSTICS
 
 EMBEDDINGS = ("raw", "pca", "tsne", "umap")
 METRIC_NAMES = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "mixture_acc": "ACC of the mixture",
                 "mixture_agreement": "f2 = mixture"}
-# DGG's diagnostics (dashed): its Gaussian mixture's own assignments, and how often f2 agrees with them.
-SCORE_KEYS = ("acc", "nmi", "ari", "mixture_acc", "mixture_agreement")
+SCORE_KEYS = ("acc", "nmi", "ari") + MIXTURE_DIAGNOSTICS  # the diagnostics drawn dashed
 LOSS_TERMS = ("loss", "recon", "kl_z", "kl_c", "entropy")
 WITHIN_COLOR = "rgba(120,120,120,0.35)"
 CROSSING_COLOR = "rgba(214,39,40,0.85)"
@@ -288,7 +288,7 @@ def metric_curves(records: Iterable[Mapping], keys: Sequence[str] = SCORE_KEYS,
         if key in frame and frame[key].notna().any():
             figure.add_trace(go.Scatter(x=frame["epoch"].to_numpy(), y=frame[key].to_numpy(dtype=float),
                                         mode=_line_mode(frame), name=METRIC_NAMES.get(key, key),
-                                        line=dict(dash="dash" if key.startswith("mixture") else "solid")))
+                                        line=dict(dash="dash" if key in MIXTURE_DIAGNOSTICS else "solid")))
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                          xaxis=dict(title="epoch", **_epoch_ticks(frame)), yaxis=dict(range=[0, 1.02], title="score"),
                          uirevision="metrics")

@@ -93,9 +93,8 @@ def body() -> None:
     if run["state"] in ("finished", "stopped") and run.get("result"):
         st.subheader("Result")
         common.show_scores(run["result"])
-        extra = {k: run["result"][k] for k in ("graph_cross_fraction", "mixture_agreement", "pretrain_cached",
-                                                      "clusters_used")
-                 if k in run["result"]}
+        keys = ("graph_cross_fraction", "mixture_agreement", "pretrain_cached", "clusters_used")
+        extra = {k: run["result"][k] for k in keys if k in run["result"]}
         if extra:
             st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:.3g}" if isinstance(v, float) else
                                   f"{k.replace('_', ' ')}: {v}" for k, v in extra.items()))
