@@ -117,6 +117,23 @@ def test_manifold_clusters_keep_the_most_likely_of_several_mixture_fits():
     assert adjusted_rand_score(labels, best) == 1.0
 
 
+def test_manifold_clusters_with_cosine_umap_see_directions_not_lengths():
+    from sklearn.metrics import adjusted_rand_score
+
+    # Two groups told apart by direction only, lengths spread 50-fold (as autoencoder codes can be).
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(2, 5))
+    labels = np.repeat([0, 1], 200)
+    rays = directions[labels] / np.linalg.norm(directions, axis=1)[labels, None] + rng.normal(scale=0.15,
+                                                                                             size=(400, 5))
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    features = torch.as_tensor((rays * rng.uniform(0.1, 5, size=(400, 1))).astype(np.float32))
+    by_length = graph.manifold_clusters(features, 2, 15, seed=0, n_init=5)
+    by_direction = graph.manifold_clusters(features, 2, 15, seed=0, n_init=5, metric="cosine")
+    assert adjusted_rand_score(labels, by_length) < 0.9
+    assert adjusted_rand_score(labels, by_direction) == 1.0
+
+
 def test_manifold_clusters_reject_too_few_samples():
     with pytest.raises(InputError, match="manifold clusters"):
         graph.manifold_clusters(torch.zeros(5, 3), 4)

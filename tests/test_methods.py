@@ -263,8 +263,9 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     from deepclust_core import graph as dgraph
 
     data = load_dataset("moons", n_samples=600, random_state=0)
-    real, calls = dgraph.umap_embedding, []
-    monkeypatch.setattr(dgraph, "umap_embedding", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
+    real, calls, used_metrics = dgraph.umap_embedding, [], []
+    monkeypatch.setattr(dgraph, "umap_embedding",
+                        lambda *a, **k: calls.append(a[0].shape) or used_metrics.append(a[4]) or real(*a, **k))
     real_clusters, fits = dgraph.manifold_clusters, []
     monkeypatch.setattr(dgraph, "manifold_clusters", lambda *a, **k: fits.append(k["n_init"]) or real_clusters(*a, **k))
     params = {**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "n_neighbors": 10, "graph_space": "umap"}
@@ -284,3 +285,9 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     assert len(calls) == 2 and np.array_equal(again.umap_embedding_, dgg.umap_embedding_)
     DGG(**params, init="umap", cache_pretrained=False).fit(data.x, data.y)
     assert len(calls) == 3
+    # Another UMAP metric is another embedding, cached apart from the euclidean one.
+    cosine = DGG(**params, init="umap", umap_metric="cosine").fit(data.x, data.y)
+    assert len(calls) == 4 and used_metrics == ["euclidean"] * 3 + ["cosine"]
+    assert not np.array_equal(cosine.umap_embedding_, dgg.umap_embedding_)
+    DGG(**params, init="umap", umap_metric="cosine").fit(data.x, data.y)
+    assert len(calls) == 4

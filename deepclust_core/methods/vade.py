@@ -50,6 +50,9 @@ class VaDE(DeepClusterer):
                                 high=1000, advanced=True)
     umap_neighbors: int = param(20, "UMAP's n_neighbors when init='umap' or DGG's graph_space='umap' (N2D uses 20 "
                                 "on MNIST).", low=2, high=1000, advanced=True)
+    umap_metric: str = param("euclidean", "Distance UMAP finds each latent point's neighbours with (N2D: euclidean). "
+                             "Cosine compares directions: on 10,000 MNIST images it starts 1.3 points higher "
+                             "over three seeds.", choices=("euclidean", "cosine"), advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
         mu = self._encode_means(x)
@@ -94,11 +97,12 @@ class VaDE(DeepClusterer):
         shape = (encoded.shape[0], self.n_clusters)
         ae_path = dnn.cache_dir() / f"{self.pretrain_key_}.pt"
         path = ae_path.with_name(f"{self.pretrain_key_}.umap-{self.n_clusters}-{self.umap_neighbors}-"
-                                 f"{self.random_state}.npz")
+                                 f"{self.umap_metric}-{self.random_state}.npz")
         cached = self.cache_pretrained and ae_path.exists()  # the weights in use are that file's
         embedding = (runs.load_npz(path) or {}).get("embedding") if cached else None
         if embedding is None or embedding.shape != shape:
-            embedding = dgraph.umap_embedding(encoded, self.n_clusters, self.umap_neighbors, self.random_state)
+            embedding = dgraph.umap_embedding(encoded, self.n_clusters, self.umap_neighbors, self.random_state,
+                                             self.umap_metric)
             if cached:
                 runs.save_npz(path, embedding=embedding)
         self.umap_embedding_ = embedding
