@@ -1,4 +1,6 @@
 """VaDE and DGG as estimators: objective identities, accuracy on moons, sklearn conventions, bad input."""
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -264,8 +266,15 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
 
     data = load_dataset("moons", n_samples=600, random_state=0)
     real, calls, used_metrics = dgraph.umap_embedding, [], []
-    monkeypatch.setattr(dgraph, "umap_embedding",
-                        lambda *a, **k: calls.append(a[0].shape) or used_metrics.append(a[4]) or real(*a, **k))
+
+    def spy(*a, **k):
+        bound = inspect.signature(real).bind(*a, **k)
+        bound.apply_defaults()
+        calls.append(bound.arguments["features"].shape)
+        used_metrics.append(bound.arguments["metric"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(dgraph, "umap_embedding", spy)
     real_clusters, fits = dgraph.manifold_clusters, []
     monkeypatch.setattr(dgraph, "manifold_clusters", lambda *a, **k: fits.append(k["n_init"]) or real_clusters(*a, **k))
     params = {**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "n_neighbors": 10, "graph_space": "umap"}

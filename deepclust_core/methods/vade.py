@@ -102,7 +102,7 @@ class VaDE(DeepClusterer):
         embedding = (runs.load_npz(path) or {}).get("embedding") if cached else None
         if embedding is None or embedding.shape != shape:
             embedding = dgraph.umap_embedding(encoded, self.n_clusters, self.umap_neighbors, self.random_state,
-                                             self.umap_metric)
+                                              self.umap_metric)
             if cached:
                 runs.save_npz(path, embedding=embedding)
         self.umap_embedding_ = embedding
