@@ -50,6 +50,37 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
 
+def image_side(n_features: int) -> Optional[Tuple[int, int]]:
+    """(side, channels) when a flat row of ``n_features`` values is a square grey or RGB image, else None."""
+    for channels in (1, 3):
+        side = math.isqrt(n_features // channels)
+        if n_features % channels == 0 and side * side * channels == n_features and side > 1:
+            return side, channels
+    return None
+
+
+def random_affine(x: torch.Tensor, side: int, channels: int = 1, max_shift: float = 0.1,
+                  max_degrees: float = 10.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Each flat image of ``x`` (B, channels·side²) shifted by up to ``max_shift`` of its width and height and
+    rotated by up to ``max_degrees``, uniformly at random (DEC-DA's augmentation), bilinear, zeros outside.
+
+    One batched ``grid_sample``: no loop over samples. Values stay in the input's range.
+    """
+    n = x.shape[0]
+    u = torch.rand(n, 3, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
+    angle = u[:, 0] * math.radians(max_degrees)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # affine_grid maps output to input coordinates in [-1, 1]: a shift of s of the width is 2s there.
+    theta = torch.stack([torch.stack([cos, -sin, 2 * max_shift * u[:, 1]], 1),
+                         torch.stack([sin, cos, 2 * max_shift * u[:, 2]], 1)], 1)
+    images = x.view(n, side, side, channels).permute(0, 3, 1, 2) if channels > 1 else x.view(n, 1, side, side)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if channels > 1:
+        moved = moved.permute(0, 2, 3, 1)
+    return moved.reshape(n, -1)
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
@@ -141,12 +172,17 @@ def pretrain_key(x: np.ndarray, architecture: Dict, seed: int, schedule: Dict) -
 
 
 def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str, epochs: int,
-                         batch_size: int, lr: float, seed: int, noise: float = 0.0,
+                         batch_size: int, lr: float, seed: int, noise: float = 0.0, augment: bool = False,
                          epoch_callback=None, should_stop=None) -> list:
     """Train the encoder means and decoder as a plain (optionally denoising) autoencoder.
 
+    With ``augment`` (square images only) every minibatch is a random shift/rotation of the images
+    (:func:`random_affine`), reconstructed as augmented, as DEC-DA pretrains its autoencoder.
     Returns the per-epoch mean reconstruction loss.
     """
+    shape = image_side(x.shape[1]) if augment else None
+    if augment and shape is None:
+        raise ValueError(f"augmentation needs square images; {x.shape[1]} features are not side² or 3·side²")
     generator = torch.Generator(device=x.device).manual_seed(seed)
     params = [p for name, p in model.named_parameters() if not name.startswith("logvar_head")]
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -158,6 +194,8 @@ def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str
         total = torch.zeros((), device=x.device)
         for start in range(0, n, batch_size):
             batch = x[order[start:start + batch_size]]
+            if shape is not None:
+                batch = random_affine(batch, *shape, generator=generator)
             inputs = batch + noise * torch.randn_like(batch) if noise > 0 else batch
             mu, _ = model.encode(inputs)
             decoded = model.decode(mu)

@@ -176,6 +176,9 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     pretrain_batch_size: int = param(256, "Pretraining minibatch size.", low=1, advanced=True)
     pretrain_noise: float = param(0.0, "Gaussian input noise while pretraining (denoising AE).", low=0.0,
                                   advanced=True)
+    pretrain_augment: bool = param(False, "Pretrain on random shifts (up to 10 % of the width) and rotations (up to "
+                                   "10°) of the images, as DEC-DA does; square grey or RGB images only.",
+                                   advanced=True)
     gmm_restarts: int = param(5, "Fits of the Gaussian mixture that starts the clusters (on the latent, or on its "
                               "UMAP when init='umap'); the most likely is kept.", low=1,
                               advanced=True)
@@ -184,6 +187,13 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     device: str = param("auto", "auto = CUDA, then MPS, then CPU.", choices=("auto", "cpu", "cuda", "mps"))
 
     has_latent = True
+
+    def _check_method_params(self, x: np.ndarray) -> None:
+        from ..nn import image_side
+
+        if self.pretrain_augment and image_side(x.shape[1]) is None:
+            raise InputError(f"pretrain_augment shifts and rotates images, but rows of {x.shape[1]} features are not "
+                             f"square grey (side²) or RGB (3·side²) images; turn it off for this data.")
 
     # -- public API --------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
@@ -278,12 +288,19 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     def _architecture(self) -> Dict:
         return {"input_dim": self.n_features_in_, "hidden": list(self.hidden_dims), "latent": self.latent_dim}
 
+    def _pretrain_schedule(self) -> Dict:
+        """What the pretrained weights depend on besides data, architecture and seed (the cache key)."""
+        schedule = {"epochs": self.pretrain_epochs, "lr": self.pretrain_lr, "batch": self.pretrain_batch_size,
+                    "noise": self.pretrain_noise, "likelihood": self.likelihood_}
+        if self.pretrain_augment:  # only then, so that the keys of earlier caches stay valid
+            schedule["augment"] = "affine-0.1-10"
+        return schedule
+
     def _pretrain(self, x_np: np.ndarray, x: torch.Tensor, labels, callbacks: _CallbackList):
         from .. import nn as dnn
 
         model = dnn.Autoencoder(self.n_features_in_, self.hidden_dims, self.latent_dim).to(self.device_)
-        schedule = {"epochs": self.pretrain_epochs, "lr": self.pretrain_lr, "batch": self.pretrain_batch_size,
-                    "noise": self.pretrain_noise, "likelihood": self.likelihood_}
+        schedule = self._pretrain_schedule()
         self.pretrain_key_ = dnn.pretrain_key(x_np, self._architecture(), self.random_state, schedule)
         path = dnn.cache_dir() / f"{self.pretrain_key_}.pt"
         self.pretrain_cached_ = False
@@ -308,7 +325,7 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         seed_everything(self.random_state)
         dnn.pretrain_autoencoder(model, x, likelihood=self.likelihood_, epochs=self.pretrain_epochs,
                                  batch_size=self.pretrain_batch_size, lr=self.pretrain_lr, seed=self.random_state,
-                                 noise=self.pretrain_noise, epoch_callback=on_epoch,
+                                 noise=self.pretrain_noise, augment=self.pretrain_augment, epoch_callback=on_epoch,
                                  should_stop=lambda: self.stopped_early_)
         if self.cache_pretrained and not self.stopped_early_:
             dnn.save_pretrained(path, model, {"schedule": schedule, "architecture": self._architecture()})

@@ -93,8 +93,7 @@ class CDC(DEC):
         if self.correlation_weight == 0:
             return super()._pretrain(x_np, x, labels, callbacks)
         model = dnn.Autoencoder(self.n_features_in_, self.hidden_dims, self.latent_dim).to(self.device_)
-        schedule = {"epochs": self.pretrain_epochs, "lr": self.pretrain_lr, "batch": self.pretrain_batch_size,
-                    "noise": self.pretrain_noise, "likelihood": self.likelihood_, "objective": "cdc-correlation",
+        schedule = {**self._pretrain_schedule(), "objective": "cdc-correlation",
                     "correlation_weight": self.correlation_weight, "dof": self.similarity_dof}
         self.pretrain_key_ = dnn.pretrain_key(x_np, self._architecture(), self.random_state, schedule)
         path = dnn.cache_dir() / f"{self.pretrain_key_}.pt"
@@ -115,6 +114,8 @@ class CDC(DEC):
             sums: Dict[str, torch.Tensor] = {}
             for start in range(0, n, self.pretrain_batch_size):
                 batch = x[order[start:start + self.pretrain_batch_size]]
+                if self.pretrain_augment:
+                    batch = dnn.random_affine(batch, *dnn.image_side(batch.shape[1]), generator=generator)
                 inputs = batch + self.pretrain_noise * torch.randn_like(batch) if self.pretrain_noise > 0 else batch
                 z = model.encode(inputs)[0]
                 decoded = model.decode(z)

@@ -81,6 +81,7 @@ class DGG(VaDE):
 
     # -- checks ------------------------------------------------------------------------------
     def _check_method_params(self, x: np.ndarray) -> None:
+        super()._check_method_params(x)
         check_neighbors(self.n_neighbors, x.shape[0])
         if self.neighbor_selection == "random" and self.n_candidates < self.n_neighbors:
             raise InputError(f"n_candidates ({self.n_candidates}) must be >= n_neighbors ({self.n_neighbors}) "

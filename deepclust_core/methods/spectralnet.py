@@ -131,6 +131,7 @@ class SpectralNet(DeepClusterer):
 
     # -- checks ------------------------------------------------------------------------------
     def _check_method_params(self, x: np.ndarray) -> None:
+        super()._check_method_params(x)
         smallest = min(self.batch_size, x.shape[0])
         if self.n_neighbors >= smallest:
             raise InputError(f"n_neighbors ({self.n_neighbors}) must be smaller than the batch size and the "
