@@ -7,7 +7,7 @@ import torch
 
 from deepclust_core import nn as dnn
 from deepclust_core.errors import InputError
-from deepclust_core.methods import VaDE
+from deepclust_core.methods import VaDE, create_method
 
 
 def _dot(side=28, row=14, col=14, n=1):
@@ -85,3 +85,16 @@ def test_augmented_pretraining_is_cached_apart_and_rejects_non_images(tmp_path, 
     assert again.pretrain_cached_ and again.pretrain_key_ == augmented.pretrain_key_
     with pytest.raises(InputError, match="not square grey"):
         VaDE(**common, pretrain_augment=True).fit(x[:, :60])
+
+
+def test_cdc_pretraining_augments_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path))
+    x = np.random.default_rng(1).random((60, 64)).astype(np.float32)
+    common = dict(n_clusters=2, hidden_dims=(16,), latent_dim=2, pretrain_epochs=2, epochs=1, random_state=0)
+    calls = []
+    original = dnn.random_affine
+    monkeypatch.setattr(dnn, "random_affine", lambda *a, **k: calls.append(a[1]) or original(*a, **k))
+    plain = create_method("cdc", **common).fit(x)
+    assert not calls
+    augmented = create_method("cdc", **common, pretrain_augment=True).fit(x)
+    assert calls and set(calls) == {8} and augmented.pretrain_key_ != plain.pretrain_key_
