@@ -31,6 +31,7 @@ from deepclust_core import nn as dnn
 from deepclust_core.cli import main as cli_main
 from deepclust_core.datasets import read_user_file, store_user_file
 from deepclust_core.methods import get_method_class
+from deepclust_core.recipes import recipe
 from test_app import APP, PAGES, _navigation_mode, assert_clean, open_page  # noqa: F401 (an autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -376,7 +377,8 @@ def test_bad_values_in_a_shared_link_are_reported_and_skipped(app_env):
                      "'random_state' is not an option"):
         assert expected in warnings, expected
     config = at.session_state["config"]
-    assert config is not None and config["params"]["epochs"] == 100 and config["params"]["random_state"] == 0
+    recipe_epochs = recipe("moons", "dgg")["epochs"]  # the rejected epochs=0 falls back to the recipe
+    assert config is not None and config["params"]["epochs"] == recipe_epochs and config["params"]["random_state"] == 0
     for name, value in (("dataset", "nope"), ("method", "../dgg"), ("seed", "abc")):
         at = open_page(new_app(), "runs", **{name: value})
         assert_clean(at)
