@@ -64,8 +64,12 @@ PRESETS: List[Dict[str, Any]] = [
     {"name": "Far moons", "dataset": "moons", "method": "dgg", "options": {"gap": 0.5}, "params": {},
      "why": "Moons 1.0 apart: easy for both methods, a sanity check for the comparison."},
     {"name": "MNIST 10k · DGG", "dataset": "mnist", "method": "dgg", "options": {"n_samples": 10000},
-     "params": {"epochs": 30, "pretrain_epochs": 30},
-     "why": "10,000 digits, D-500-500-2000-10 networks, N_s = 20 (needs MNIST; about a minute per epoch on CPU)."},
+     "params": {"pretrain_epochs": 150, "pretrain_augment": True, "init": "umap", "umap_metric": "cosine",
+                "graph_space": "umap", "classifier_hidden": (64,), "lr": 0.0005, "epochs": 20},
+     "why": "10,000 digits, D-500-500-2000-10 networks, N_s = 20, with the measured 10k recipe: autoencoder "
+            "pretrained on shifted and rotated digits, N2D's UMAP start, graph in that UMAP, f2 10-64-10. "
+            "Measured ACC 0.957 ± 0.006 over seeds 0-2 (VaDE 0.928), about 5 minutes from nothing on 2 CPU "
+            "cores, 80 s once the autoencoder is cached (needs MNIST)."},
     {"name": "Reuters-10K · DGG", "dataset": "reuters10k", "method": "dgg", "options": {}, "params": {},
      "why": "4 news topics as 2000 tf-idf terms; needs reuters10k.mat / reutersidf10k.npy in the data folder."},
 ]

@@ -213,6 +213,14 @@ def test_method_change_and_presets_refill_the_form(app):
     at.button(key="cfg.apply_preset").click().run()
     config = at.session_state["config"]
     assert config["method"] == "dgg" and config["dataset_options"]["gap"] == -0.25
+    at.selectbox(key="cfg.preset").set_value("MNIST 10k · DGG").run()
+    at.button(key="cfg.apply_preset").click().run()
+    config = at.session_state["config"]
+    assert config["dataset"] == "mnist" and config["dataset_options"]["n_samples"] == 10000
+    params = config["params"]
+    assert params["pretrain_augment"] is True and params["classifier_hidden"] == (64,)
+    assert (params["init"], params["umap_metric"], params["graph_space"]) == ("umap", "cosine", "umap")
+    assert (params["lr"], params["epochs"], params["pretrain_epochs"]) == (0.0005, 20, 150)
 
 
 def test_starting_runs_from_the_pages_creates_run_folders(tmp_path, monkeypatch):
