@@ -59,8 +59,12 @@ def image_side(n_features: int) -> Optional[Tuple[int, int]]:
     return None
 
 
-def random_affine(x: torch.Tensor, side: int, channels: int = 1, max_shift: float = 0.1,
-                  max_degrees: float = 10.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+AUGMENT_SHIFT, AUGMENT_DEGREES = 0.1, 10.0  # DEC-DA's pretraining augmentation
+AUGMENT_KEY = f"affine-{AUGMENT_SHIFT:g}-{AUGMENT_DEGREES:g}"  # in the pretraining cache key when it is on
+
+
+def random_affine(x: torch.Tensor, side: int, channels: int = 1, max_shift: float = AUGMENT_SHIFT,
+                  max_degrees: float = AUGMENT_DEGREES, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Each flat image of ``x`` (B, channels·side²) shifted by up to ``max_shift`` of its width and height and
     rotated by up to ``max_degrees``, uniformly at random (DEC-DA's augmentation), bilinear, zeros outside.
 
@@ -171,6 +175,15 @@ def pretrain_key(x: np.ndarray, architecture: Dict, seed: int, schedule: Dict) -
     return hashlib.sha1(payload.encode()).hexdigest()[:20]
 
 
+def pretraining_pair(batch: torch.Tensor, image_shape: Optional[Tuple[int, int]], noise: float,
+                     generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(target, encoder input) of one pretraining step: the batch, randomly shifted and rotated when
+    ``image_shape`` (``image_side``'s answer) is given, and that plus Gaussian noise for the encoder."""
+    if image_shape is not None:
+        batch = random_affine(batch, *image_shape, generator=generator)
+    return batch, (batch + noise * torch.randn_like(batch) if noise > 0 else batch)
+
+
 def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str, epochs: int,
                          batch_size: int, lr: float, seed: int, noise: float = 0.0, augment: bool = False,
                          epoch_callback=None, should_stop=None) -> list:
@@ -193,10 +206,7 @@ def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str
         order = torch.randperm(n, generator=generator, device=x.device)
         total = torch.zeros((), device=x.device)
         for start in range(0, n, batch_size):
-            batch = x[order[start:start + batch_size]]
-            if shape is not None:
-                batch = random_affine(batch, *shape, generator=generator)
-            inputs = batch + noise * torch.randn_like(batch) if noise > 0 else batch
+            batch, inputs = pretraining_pair(x[order[start:start + batch_size]], shape, noise, generator)
             mu, _ = model.encode(inputs)
             decoded = model.decode(mu)
             if likelihood == "bernoulli":

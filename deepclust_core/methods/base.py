@@ -291,10 +291,12 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
 
     def _pretrain_schedule(self) -> Dict:
         """What the pretrained weights depend on besides data, architecture and seed (the cache key)."""
+        from .. import nn as dnn
+
         schedule = {"epochs": self.pretrain_epochs, "lr": self.pretrain_lr, "batch": self.pretrain_batch_size,
                     "noise": self.pretrain_noise, "likelihood": self.likelihood_}
         if self.pretrain_augment:  # only then, so that the keys of earlier caches stay valid
-            schedule["augment"] = "affine-0.1-10"
+            schedule["augment"] = dnn.AUGMENT_KEY
         return schedule
 
     def _pretrain(self, x_np: np.ndarray, x: torch.Tensor, labels, callbacks: _CallbackList):

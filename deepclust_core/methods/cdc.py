@@ -107,16 +107,15 @@ class CDC(DEC):
         generator = torch.Generator(device=self.device_).manual_seed(self.random_state)
         optimizer = torch.optim.Adam(encoder_parameters(model) + list(model.decoder.parameters()),
                                      lr=self.pretrain_lr)
+        image_shape = dnn.image_side(x.shape[1]) if self.pretrain_augment else None
         n = x.shape[0]
         model.train()
         for epoch in range(1, self.pretrain_epochs + 1):
             order = torch.randperm(n, generator=generator, device=self.device_)
             sums: Dict[str, torch.Tensor] = {}
             for start in range(0, n, self.pretrain_batch_size):
-                batch = x[order[start:start + self.pretrain_batch_size]]
-                if self.pretrain_augment:
-                    batch = dnn.random_affine(batch, *dnn.image_side(batch.shape[1]), generator=generator)
-                inputs = batch + self.pretrain_noise * torch.randn_like(batch) if self.pretrain_noise > 0 else batch
+                batch, inputs = dnn.pretraining_pair(x[order[start:start + self.pretrain_batch_size]], image_shape,
+                                                     self.pretrain_noise, generator)
                 z = model.encode(inputs)[0]
                 decoded = model.decode(z)
                 terms = {"recon": reconstruction_error(batch, decoded, self.likelihood_).mean()}
