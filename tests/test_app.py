@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from deepclust_core import jobs, runs
+from pages import common
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = ["train", "latent", "traversals", "compare", "ablation", "runs"]
@@ -209,7 +210,7 @@ def test_method_change_and_presets_refill_the_form(app):
     at.selectbox(key="cfg.method").set_value("vade").run()
     assert "n_neighbors" not in at.session_state["config"]["params"]
     assert at.session_state["config"]["params"]["hidden_dims"] == (20, 20)  # the moons recipe
-    at.selectbox(key="cfg.preset").set_value("Close moons: VaDE fails, DGG does not").run()
+    at.selectbox(key="cfg.preset").set_value("Close moons: DGG vs VaDE").run()
     at.button(key="cfg.apply_preset").click().run()
     config = at.session_state["config"]
     assert config["method"] == "dgg" and config["dataset_options"]["gap"] == -0.25
@@ -221,6 +222,18 @@ def test_method_change_and_presets_refill_the_form(app):
     assert params["pretrain_augment"] is True and params["classifier_hidden"] == (64,)
     assert (params["init"], params["umap_metric"], params["graph_space"]) == ("umap", "cosine", "umap")
     assert (params["lr"], params["epochs"], params["pretrain_epochs"]) == (0.0005, 20, 150)
+
+def test_compare_presets_set_the_data_they_name(app):
+    at = open_page(app, "compare", dataset="moons", method="dgg")
+    expected_gap = {"Close moons: DGG vs VaDE": -0.25, "Far moons": 0.5, "Moons · DGG (paper recipe)": 0.0}
+    assert set(expected_gap) == set(common.COMPARE_PRESETS)
+    for name in ("Close moons: DGG vs VaDE", "Moons · DGG (paper recipe)", "Far moons"):  # each overrides the last
+        at.button(key=f"compare.preset.{name}").click().run()
+        assert_clean(at)
+        config = at.session_state["config"]
+        assert config["dataset"] == "moons" and config["method"] == "dgg"
+        assert config["dataset_options"]["gap"] == expected_gap[name], name
+        assert config["params"]["n_neighbors"] == 40  # the moons recipe
 
 
 def test_starting_runs_from_the_pages_creates_run_folders(tmp_path, monkeypatch):
