@@ -223,6 +223,7 @@ def test_method_change_and_presets_refill_the_form(app):
     assert (params["init"], params["umap_metric"], params["graph_space"]) == ("umap", "cosine", "umap")
     assert (params["lr"], params["epochs"], params["pretrain_epochs"]) == (0.0005, 20, 150)
 
+
 def test_compare_presets_set_the_data_they_name(app):
     at = open_page(app, "compare", dataset="moons", method="dgg")
     expected_gap = {"Close moons: DGG vs VaDE": -0.25, "Far moons": 0.5, "Moons · DGG (paper recipe)": 0.0}
