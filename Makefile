@@ -26,7 +26,8 @@ test: install
 	$(PY) -m pytest -q -ra
 
 bench: install
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.throughput
+	$(PY) -m benchmarks.moons --seeds 0,1,2 --tag make-bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

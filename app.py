@@ -5,10 +5,13 @@
 The shared set-up lives in the sidebar (drawn here, so it is the same on every page and mirrored in
 the URL); each page in pages/ reads it from st.session_state["config"]. Training happens in separate
 worker processes (deepclust_core.jobs); the app only submits runs and reads the disk.
+The pages' shared code is in pages/ui/ (one job per module), their presets in assets/presets.json.
 """
 import streamlit as st
 
-from pages import common
+from pages.ui.guard import guard
+from pages.ui.session import KEY_CONFIG, ensure_started
+from pages.ui.sidebar import sidebar_config
 
 st.set_page_config(page_title="deepclust", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -22,6 +25,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-common.ensure_started()
-st.session_state["config"] = common.guard(common.sidebar_config)
+ensure_started()
+st.session_state[KEY_CONFIG] = guard(sidebar_config)
 page.run()

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, Iterable, List
 
-import numpy as np
-
-from deepclust_core import runs
 from deepclust_core.bench import machine
-from deepclust_core.metrics import MIXTURE_DIAGNOSTICS
-from deepclust_core.methods import get_method_class
+from deepclust_core.config import method_specs, resolve_params
+from deepclust_core.metrics import MIXTURE_DIAGNOSTICS, mean_std
 from deepclust_core.params import coerce_value
-from deepclust_core.recipes import recipe
+from deepclust_core.store import run_in_process
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -42,20 +38,15 @@ RESULT_KEYS = ("acc", "nmi", "ari", "seconds", "state", "reason", "init_scores",
 def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_dir: str = None) -> Dict:
     """One run through the same path as `python -m deepclust_core train` (recipe, then overrides)."""
     config = {"dataset": dataset, "dataset_options": dataset_options, "method": method,
-              "params": {**recipe(dataset, method), **params}}
-    with tempfile.TemporaryDirectory(prefix="deepclust-bench-") as scratch:
-        run_dir = runs.create_run(runs_dir or scratch, config)
-        result = runs.execute_run(run_dir)
+              "params": resolve_params(dataset, method, params)}
+    result = run_in_process(config, runs_dir)
     result["params"] = config["params"]
     return result
 
 
 def summarise(values: Iterable[float]) -> Dict:
-    array = np.asarray([v for v in values if v is not None], dtype=float)
-    if array.size == 0:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(array.mean()), "std": float(array.std()), "n": int(array.size),
-            "values": array.tolist()}
+    """Mean ± sample std (ddof = 1) of the values given, failed runs (None) left out."""
+    return mean_std(values)
 
 
 def record(name: str, figures: Dict, started: float) -> Dict:
@@ -73,7 +64,7 @@ def record(name: str, figures: Dict, started: float) -> Dict:
 
 def overrides(pairs: Iterable[str], method: str) -> Dict:
     """``--set name=value`` pairs that ``method`` accepts, converted to their declared types."""
-    specs = {spec.name: spec for spec in get_method_class(method).param_specs()}
+    specs = method_specs(method)
     params = {}
     for pair in pairs:
         name, _, value = pair.partition("=")

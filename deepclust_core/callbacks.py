@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
-
-import numpy as np
+from typing import Callable, Dict, Optional
 
 
 @dataclass
@@ -48,16 +46,6 @@ class Callback:
         return False
 
 
-class History(Callback):
-    """Keeps every epoch's metrics in memory (what ``estimator.history_`` is made of)."""
-
-    def __init__(self):
-        self.records: List[Dict] = []
-
-    def on_epoch_end(self, estimator, info: EpochInfo) -> None:
-        self.records.append({"phase": info.phase, "epoch": info.epoch, **info.metrics})
-
-
 class PrintProgress(Callback):
     """Prints one line per epoch to stderr (CLI --verbose)."""
 
@@ -90,6 +78,3 @@ class StopAfter(Callback):
     def should_stop(self, estimator) -> bool:
         return self._seen >= self.epochs
 
-
-def to_numpy(value) -> np.ndarray:
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)

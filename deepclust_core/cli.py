@@ -1,35 +1,64 @@
 """Command line: ``python -m deepclust_core {train,methods,datasets,compare,bench}``.
 
-Every method hyperparameter is an option (``--n-neighbors``, ``--lambda``/``--lam``, ...), built
-from the registered methods' typed configs, so a new method's parameters appear here unchanged.
+Every hyperparameter of the chosen method is an option of ``train`` (``--n-neighbors``, ``--lambda``/``--lam``,
+...), built from its typed config with its own help text (``train --method dgg --help``), so a new method's
+parameters appear here unchanged.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import tempfile
 import warnings
 from typing import Dict, List, Optional
 
-from .errors import DeepClustError, InputError
+from .errors import DeepClustError
 
-# Dataset options that have their own CLI flags; they go to load_dataset, not to the method.
-DATASET_FLAGS = {"n_samples": int, "gap": float, "noise": float, "data_path": str, "data_seed": int,
-                 "label_column": str}
+# Dataset flags of `train`: (flag, dataset option it sets, type, help).
+_DATASET_FLAGS = (("n_samples", "n_samples", int, "Number of samples (moons: total; mnist: subset)."),
+                  ("gap", "gap", float, "moons: gap between the moons."),
+                  ("noise", "noise", float, "moons: Gaussian noise."),
+                  ("data_path", "path", str, "File to read (dataset 'file', or mnist/reuters10k)."),
+                  ("data_seed", "random_state", int, "Seed of the data generator / subset."),
+                  ("label_column", "label_column", str, "CSV label column (dataset 'file')."))
 
 
-def _method_param_names() -> Dict[str, object]:
+def _requested_method(argv: List[str]) -> Optional[str]:
+    """The value of ``--method`` in ``argv`` (``--method X`` or ``--method=X``), before full parsing."""
+    for index, token in enumerate(argv):
+        if token == "--method" and index + 1 < len(argv):
+            return argv[index + 1]
+        if token.startswith("--method="):
+            return token.split("=", 1)[1]
+    return None
+
+
+def _add_method_flags(parser: argparse.ArgumentParser, method: Optional[str]) -> None:
+    """One option per hyperparameter of ``method``, with its own help text; without a (known) method, a note
+    saying how to see them."""
     from .methods import get_method_class, list_methods
 
-    specs = {}
-    for name in list_methods():
-        for spec in get_method_class(name).param_specs():
-            specs.setdefault(spec.name, spec)
-    return specs
+    if method is None or method.strip().lower() not in list_methods():
+        parser.add_argument_group(
+            "method hyperparameters",
+            f"Give --method NAME (one of {', '.join(list_methods())}) to see and set its hyperparameters, "
+            "e.g. `train --method dgg --help`.")
+        return
+    cls = get_method_class(method.strip().lower())
+    group = parser.add_argument_group(
+        f"{cls.__name__} hyperparameters (defaults: the dataset's recipe, then the method's)")
+    for spec in cls.param_specs():
+        if spec.name == "random_state":
+            continue
+        flags = ["--" + spec.name.replace("_", "-")]
+        if spec.name == "lam":
+            flags.insert(0, "--lambda")
+        default = f" (default: {spec.default})" if spec.default not in (None, ()) else ""
+        group.add_argument(*flags, dest=spec.name, default=None, metavar=spec.base_type.__name__.upper(),
+                           help=(spec.help + default).replace("%", "%%"))  # argparse formats help with %
 
 
-def _add_train_parser(sub) -> None:
+def _add_train_parser(sub, method: Optional[str]) -> None:
     parser = sub.add_parser("train", help="Fit one method on one dataset and report ACC/NMI/ARI.")
     parser.add_argument("--dataset", required=True, help="Dataset name (see `datasets`).")
     parser.add_argument("--method", required=True, help="Method name (see `methods`).")
@@ -39,27 +68,16 @@ def _add_train_parser(sub) -> None:
     parser.add_argument("--verbose", action="store_true", help="Print a line per epoch to stderr.")
     parser.add_argument("--no-recipe", action="store_true", help="Ignore the dataset's recommended parameters.")
     group = parser.add_argument_group("dataset options")
-    group.add_argument("--n-samples", type=int, default=None, help="Number of samples (moons: total; mnist: subset).")
-    group.add_argument("--gap", type=float, default=None, help="moons: gap between the moons.")
-    group.add_argument("--noise", type=float, default=None, help="moons: Gaussian noise.")
-    group.add_argument("--data-path", default=None, help="File to read (dataset 'file', or mnist/reuters10k).")
-    group.add_argument("--data-seed", type=int, default=None, help="Seed of the data generator / subset.")
-    group.add_argument("--label-column", default=None, help="CSV label column (dataset 'file').")
-    methods = parser.add_argument_group("method hyperparameters (defaults: the dataset's recipe, then the method's)")
-    for name, spec in _method_param_names().items():
-        if name == "random_state":
-            continue
-        flags = ["--" + name.replace("_", "-")]
-        if name == "lam":
-            flags.insert(0, "--lambda")
-        methods.add_argument(*flags, dest=name, default=None, metavar=spec.base_type.__name__.upper(),
-                             help=spec.help.replace("%", "%%"))  # argparse formats help with %
+    for flag, _, kind, help_text in _DATASET_FLAGS:
+        group.add_argument("--" + flag.replace("_", "-"), type=kind, default=None, help=help_text)
+    _add_method_flags(parser, method)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(method: Optional[str] = None) -> argparse.ArgumentParser:
+    """The CLI's parser; ``train`` gets the hyperparameter flags of ``method`` (each with its own help)."""
     parser = argparse.ArgumentParser(prog="python -m deepclust_core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train_parser(sub)
+    _add_train_parser(sub, method)
     sub.add_parser("methods", help="List the registered methods.").add_argument("--json", action="store_true")
     sub.add_parser("datasets", help="List the registered datasets.").add_argument("--json", action="store_true")
     compare = sub.add_parser("compare", help="Run several methods over seeds; print a Markdown table.")
@@ -77,54 +95,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def train_config(args: argparse.Namespace) -> Dict:
-    """The run configuration (dataset, options, method, params) from parsed train arguments."""
-    from .methods import get_method_class
-    from .params import coerce_value
-    from .recipes import recipe
+    """The run configuration (dataset, options, method, params) from parsed train arguments: the dataset's
+    recipe (unless --no-recipe), then the flags given."""
+    from .config import method_specs, resolve_params
 
-    cls = get_method_class(args.method)
-    specs = {spec.name: spec for spec in cls.param_specs()}
-    params = {} if args.no_recipe else recipe(args.dataset, args.method)
-    for name in _method_param_names():
-        raw = getattr(args, name, None)
-        if raw is None or name == "random_state":
-            continue
-        if name not in specs:
-            raise InputError(f"Method {args.method!r} has no parameter {name!r} "
-                             f"(--{name.replace('_', '-')}).")
-        params[name] = coerce_value(specs[name], raw)
+    given = {name: getattr(args, name) for name in method_specs(args.method)
+             if name != "random_state" and getattr(args, name, None) is not None}
+    params = resolve_params(args.dataset, args.method, given, use_recipe=not args.no_recipe)
     params["random_state"] = args.seed
-    options = {}
-    for flag, key in (("n_samples", "n_samples"), ("gap", "gap"), ("noise", "noise"), ("data_path", "path"),
-                      ("data_seed", "random_state"), ("label_column", "label_column")):
-        value = getattr(args, flag)
-        if value is not None:
-            options[key] = value
+    options = {key: getattr(args, flag) for flag, key, _, _ in _DATASET_FLAGS if getattr(args, flag) is not None}
     return {"dataset": args.dataset, "dataset_options": options, "method": args.method, "params": params}
 
 
-def _check_before_writing(config: Dict) -> None:
-    """Reject bad data/hyperparameter combinations (N_s >= n_samples, ...) before any run folder exists."""
+def _check_before_writing(config: Dict) -> Dict:
+    """The canonical config, after the checks that need the data (N_s >= n_samples, ...), before any run
+    folder exists."""
+    from .config import validate_config
     from .datasets import load_dataset
     from .methods import create_method
 
+    config = validate_config(config)
     data = load_dataset(config["dataset"], **config["dataset_options"])  # cached in-process
     create_method(config["method"], **config["params"]).check_input(data.x, data.y)
+    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import runs
+    from . import store
 
-    config = train_config(args)
-    _check_before_writing(config)
+    config = _check_before_writing(train_config(args))
     if args.verbose:
         config["verbose"] = True
-    with tempfile.TemporaryDirectory(prefix="deepclust-") as scratch, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # collapse etc. are reported in result["warnings"]
-        run_dir = runs.create_run(args.runs_dir or scratch, config)
-        result = runs.execute_run(run_dir)
-    if args.runs_dir:
-        result["run_dir"] = str(run_dir)
+        result = store.run_in_process(config, args.runs_dir)
     state = result.get("state", "finished")
     if args.json:
         print(json.dumps(result, default=str))
@@ -179,7 +183,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    method = _requested_method(argv)
+    if method is not None and argv[:1] == ["train"]:
+        from .methods import get_method_class
+
+        try:
+            get_method_class(method)  # an unknown method is named before its flags are called unknown
+        except DeepClustError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    args = build_parser(method).parse_args(argv)
     try:
         if args.command == "train":
             return cmd_train(args)

@@ -4,28 +4,27 @@
     rows = compare("moons", ["kmeans", "dec", "dgg"], seeds=[0, 1, 2])
     print(format_markdown(rows))
 
-Each method gets the dataset's recipe (``deepclust_core.recipes.recipe``), then the caller's
-overrides (``params[method]``, and ``params["*"]`` for every method that has the parameter), then
-``random_state = seed``. The data are loaded once and are the same for every run; only the
-methods' seeds vary. Scores are never used to pick a seed: the table reports mean ± standard
-deviation over all seeds (DESIGN.md §5). A run that fails with a user-facing error (divergence,
-bad parameter) is kept as a row with its error message and left out of the means.
+Each method gets its parameters from :func:`deepclust_core.config.resolve_params`: the dataset's recipe, then
+the caller's overrides (``params["*"]`` for every method that has the parameter, then ``params[method]``),
+then ``random_state = seed``. Every run goes through the run store like a ``train`` (a temporary run folder,
+or ``runs_dir``), on the same data; only the methods' seeds vary. Scores are never used to pick a seed: the
+table reports mean ± sample standard deviation over all seeds. A run that fails (divergence, bad parameter)
+is kept as a row with its reason and left out of the means.
 """
 from __future__ import annotations
 
 import csv
 import math
-import time
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-import numpy as np
-
+from .config import resolve_params, validate_config
 from .datasets import load_dataset
-from .errors import DeepClustError, InputError
-from .methods import create_method, get_method_class
-from .metrics import evaluate
+from .errors import InputError
+from .methods import get_method_class
+from .metrics import mean_std
+from .store import run_in_process
 
 COLUMNS = ("dataset", "n_samples", "method", "seed", "acc", "nmi", "ari", "seconds", "clusters_used",
            "pretrain_cached", "error")
@@ -35,24 +34,14 @@ SCORES = ("acc", "nmi", "ari")
 def method_params(dataset: str, method: str, params: Optional[Mapping[str, Mapping]] = None) -> Dict:
     """The parameters ``compare`` gives ``method``: recipe, then ``params["*"]``, then ``params[method]``."""
     accepted = {spec.name for spec in get_method_class(method).param_specs()}
-    merged = _recipe(dataset, method)
     params = params or {}
-    merged.update({key: value for key, value in params.get("*", {}).items() if key in accepted})
-    merged.update(params.get(method, {}))
-    return merged
-
-
-def _recipe(dataset: str, method: str) -> Dict:
-    try:
-        from .recipes import recipe
-    except ImportError:  # recipes are optional: methods fall back to their own defaults
-        return {}
-    return dict(recipe(dataset, method))
+    shared = {key: value for key, value in params.get("*", {}).items() if key in accepted}
+    return resolve_params(dataset, method, {**shared, **params.get(method, {})})
 
 
 def compare(dataset: str, methods: Sequence[str], seeds: Iterable[int], n_samples: Optional[int] = None,
             dataset_options: Optional[Mapping] = None, params: Optional[Mapping[str, Mapping]] = None,
-            progress: Optional[Callable[[str], None]] = None) -> List[Dict]:
+            progress: Optional[Callable[[str], None]] = None, runs_dir=None) -> List[Dict]:
     """Fit every method with every seed on ``dataset``; one row (a dict, see COLUMNS) per run."""
     seeds = [int(seed) for seed in seeds]
     methods = list(methods)
@@ -70,35 +59,34 @@ def compare(dataset: str, methods: Sequence[str], seeds: Iterable[int], n_sample
     for method in methods:
         configs[method] = method_params(dataset, method, params)
         configs[method].setdefault("n_clusters", data.n_clusters)
-        create_method(method, **configs[method])  # a misspelt parameter fails before any training
+        validate_config({"dataset": dataset, "dataset_options": options, "method": method,
+                         "params": configs[method]})  # a bad parameter fails before any training
     rows = []
     for method, config in configs.items():
         for seed in seeds:
-            row = _run(data, method, {**config, "random_state": seed})
+            run_config = {"dataset": dataset, "dataset_options": options, "method": method,
+                          "params": {**config, "random_state": seed}}
+            row = _run(data, run_config, runs_dir)
             rows.append(row)
             if progress is not None:
                 progress(_describe(row))
     return rows
 
 
-def _run(data, method: str, config: Dict) -> Dict:
-    row = {"dataset": data.name, "n_samples": len(data), "method": method, "seed": config["random_state"],
-           "acc": math.nan, "nmi": math.nan, "ari": math.nan, "seconds": math.nan, "clusters_used": None,
-           "pretrain_cached": None, "error": ""}
-    started = time.perf_counter()
-    try:
-        estimator = create_method(method, **config)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # collapse is reported in clusters_used
-            estimator.fit(data.x)
-    except DeepClustError as error:
-        row["error"] = str(error)
-        row["seconds"] = time.perf_counter() - started
+def _run(data, config: Dict, runs_dir) -> Dict:
+    row = {"dataset": data.name, "n_samples": len(data), "method": config["method"],
+           "seed": config["params"]["random_state"], "acc": math.nan, "nmi": math.nan, "ari": math.nan,
+           "seconds": math.nan, "clusters_used": None, "pretrain_cached": None, "error": ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # collapse is reported in clusters_used
+        result = run_in_process(config, runs_dir)
+    row["seconds"] = result.get("seconds", math.nan)
+    if result.get("state") != "finished":
+        row["error"] = result.get("reason") or result.get("state") or "failed"
         return row
-    row["seconds"] = time.perf_counter() - started
-    row.update(evaluate(data.y, estimator.labels_))
-    row["clusters_used"] = int(np.unique(estimator.labels_).size)
-    row["pretrain_cached"] = getattr(estimator, "pretrain_cached_", None)
+    row.update({key: result[key] for key in SCORES})
+    row["clusters_used"] = result.get("clusters_used")
+    row["pretrain_cached"] = result.get("pretrain_cached")
     return row
 
 
@@ -113,7 +101,8 @@ def _describe(row: Dict) -> str:
 def summarize(rows: Sequence[Dict]) -> List[Dict]:
     """Per (dataset, method), in first-seen order: runs, failures and mean/std of scores and seconds.
 
-    The standard deviation is the sample one (ddof = 1); it is absent for a single run.
+    The standard deviation is the sample one (ddof = 1, :func:`deepclust_core.metrics.mean_std`); it is
+    absent for a single run.
     """
     groups: Dict[tuple, List[Dict]] = {}
     for row in rows:
@@ -124,9 +113,9 @@ def summarize(rows: Sequence[Dict]) -> List[Dict]:
         entry = {"dataset": dataset, "method": method, "runs": len(group), "failed": len(group) - len(done),
                  "n_samples": group[0]["n_samples"]}
         for key in (*SCORES, "seconds"):
-            values = np.array([row[key] for row in done], dtype=float)
-            entry[key] = float(values.mean()) if values.size else math.nan
-            entry[f"{key}_std"] = float(values.std(ddof=1)) if values.size > 1 else None
+            stats = mean_std(row[key] for row in done)
+            entry[key] = math.nan if stats["mean"] is None else stats["mean"]
+            entry[f"{key}_std"] = stats["std"]
         summary.append(entry)
     return summary
 

@@ -1,4 +1,5 @@
-"""Training jobs: every run is its own OS process, started from a small on-disk queue.
+"""Training jobs: every run is its own OS process, started from a small on-disk queue. Processes only: what a
+run folder holds and how its state changes is :mod:`deepclust_core.store`'s business.
 
     run_id = submit("runs", config)      # creates runs/<id>/ (queued) and starts it if a slot is free
     stop("runs/<id>")                    # STOP file; SIGTERM to the worker's process group after a grace
@@ -8,7 +9,9 @@ new session (so closing the app or its tab does not end it) with its output in t
 At most ``$DEEPCLUST_MAX_JOBS`` (default 1) runs train at once; :func:`schedule` starts queued runs
 oldest first under an ``fcntl`` lock so two app sessions cannot over-start, and every worker calls
 it again when it ends, so the queue drains without the app. The disk is the truth: after a crash or
-a server restart, :func:`startup` (reconcile + schedule) repairs the state.
+a server restart, :func:`startup` (reconcile + schedule) repairs the state, and the app's
+:class:`Supervisor` thread keeps doing so (a worker killed with SIGKILL cannot start the next run itself).
+Reading a run never starts or schedules anything.
 """
 from __future__ import annotations
 
@@ -24,30 +27,26 @@ import time
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from . import runs
+from . import settings, store
 from .errors import InputError
+from .store import states
+from .store.layout import PathLike, lock_file
 
-MAX_JOBS_ENV = "DEEPCLUST_MAX_JOBS"
-DEFAULT_MAX_JOBS = 1
 STOP_GRACE_SECONDS = 15.0
-_LOCK_NAME = ".schedule.lock"
+SUPERVISE_SECONDS = 5.0
 _children: List[subprocess.Popen] = []  # workers this process started, polled so none stays a zombie
 _children_lock = threading.Lock()  # the app calls in from one thread per session
 
 
 def max_jobs() -> int:
     """``$DEEPCLUST_MAX_JOBS`` (>= 1), else 1."""
-    raw = os.environ.get(MAX_JOBS_ENV, "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_MAX_JOBS
-    except ValueError:
-        raise InputError(f"{MAX_JOBS_ENV} must be a whole number; got {raw!r}.") from None
+    return settings.max_jobs()
 
 
 @contextlib.contextmanager
 def _schedule_lock(runs_dir: Path) -> Iterator[None]:
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / _LOCK_NAME, "a") as handle:
+    with open(lock_file(runs_dir), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -76,7 +75,7 @@ def _worker_env() -> Dict[str, str]:
 
 
 def _start_worker(run_dir: Path) -> subprocess.Popen:
-    with open(run_dir / "log.txt", "ab") as log:
+    with open(store.RunFolder(run_dir).log, "ab") as log:
         # Same working directory as the caller, so relative data paths in a config mean the same thing.
         child = subprocess.Popen([sys.executable, "-m", "deepclust_core.jobs", "run", str(run_dir.resolve())],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -84,41 +83,42 @@ def _start_worker(run_dir: Path) -> subprocess.Popen:
     return _adopt(child)
 
 
-def schedule(runs_dir: runs.PathLike) -> List[str]:
-    """Start queued runs, oldest first, while fewer than :func:`max_jobs` are running; return their ids."""
+def schedule(runs_dir: PathLike) -> List[str]:
+    """Record dead workers' runs as failed, then start queued runs, oldest first, while fewer than
+    :func:`max_jobs` are running; return the ids started."""
     runs_dir = Path(runs_dir)
+    limit = max_jobs()  # a bad $DEEPCLUST_MAX_JOBS fails here, before anything is marked
     _reap_children()
     started = []
     with _schedule_lock(runs_dir):
-        runs.reconcile(runs_dir)
-        all_runs = runs.list_runs(runs_dir)
-        running = sum(run["state"] == "running" for run in all_runs)
-        queued = sorted((run for run in all_runs if run["state"] == "queued"),
-                        key=lambda run: (run["created"] or 0, run["id"]))
-        for run in queued[:max(0, max_jobs() - running)]:
-            run_dir = Path(run["path"])
+        store.reconcile(runs_dir)
+        all_runs = store.list_runs(runs_dir)
+        running = sum(run.state == "running" for run in all_runs)
+        queued = sorted((run for run in all_runs if run.state == "queued"), key=lambda run: (run.created or 0, run.id))
+        for run in queued[:max(0, limit - running)]:
             # Marked running before the worker exists, under the lock, so the next schedule() counts it;
             # only the pid is added afterwards (the worker may already have moved the state on).
-            runs.update_status(run_dir, state="running", pid=None, scheduled=time.time())
-            try:
-                child = _start_worker(run_dir)
-            except OSError as exc:
-                runs.update_status(run_dir, state="failed", reason=f"could not start the worker: {exc}",
-                                   finished=time.time())
+            if not states.mark_scheduled(run.path):
                 continue
-            runs.update_status(run_dir, pid=child.pid, pid_start=runs.process_start_time(child.pid))
-            started.append(run["id"])
+            try:
+                child = _start_worker(run.path)
+            except OSError as exc:
+                states.mark_ended(run.path, "failed", f"could not start the worker: {exc}")
+                continue
+            states.record_worker(run.path, child.pid)
+            started.append(run.id)
     return started
 
 
-def submit(runs_dir: runs.PathLike, config: Dict) -> str:
+def submit(runs_dir: PathLike, config: Dict) -> str:
     """Create a queued run (InputError for a bad config, nothing written) and schedule; return its id."""
-    run_dir = runs.create_run(runs_dir, config)
+    max_jobs()  # a bad $DEEPCLUST_MAX_JOBS is reported before a run is queued
+    run = store.create_run(runs_dir, config)
     schedule(runs_dir)
-    return run_dir.name
+    return run.id
 
 
-def stop(run_dir: runs.PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = False) -> str:
+def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = False) -> str:
     """Stop a run; return its state afterwards ("stopped" at once for a queued run).
 
     A running worker sees the STOP file after its current epoch and ends as "stopped" keeping partial
@@ -126,16 +126,17 @@ def stop(run_dir: runs.PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool =
     worker also records as "stopped"). With ``wait`` False (the app) that deadline is kept by a small
     detached watchdog process, so the caller returns immediately.
     """
-    run_dir = Path(run_dir)
-    with _schedule_lock(run_dir.parent):  # no queued -> running transition can happen meanwhile
-        run = runs.load_run(run_dir)
-        if run["state"] == "queued":
-            runs.request_stop(run_dir)  # in case a worker was about to pick it up anyway
-            runs.update_status(run_dir, state="stopped", reason="stopped before it started", finished=time.time())
+    run = store.load_run(run_dir)
+    with _schedule_lock(run.runs_dir):  # no queued -> running transition can happen meanwhile
+        run = store.load_run(run.path)
+        if run.state == "queued":
+            store.request_stop(run.path)  # in case a worker was about to pick it up anyway
+            states.mark_ended(run.path, "stopped", "stopped before it started")
             return "stopped"
-        if run["state"] != "running":
-            return run["state"]
-        runs.request_stop(run_dir)
+        if run.state != "running":
+            return run.state
+        store.request_stop(run.path)
+    run_dir = run.path
     if wait:
         return _terminate_after(run_dir, grace)
     _reap_children()
@@ -151,34 +152,73 @@ def _terminate_after(run_dir: Path, grace: float) -> str:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap_children()
-        run = runs.load_run(run_dir)
-        if run["state"] != "running":
-            return run["state"]
+        run = store.load_run(run_dir)
+        if run.state != "running":
+            return run.state
         time.sleep(0.2)
-    status = runs.load_run(run_dir)["status"]
+    status = store.load_run(run_dir).status
     pid = status.get("pid")
     for sig, patience in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
-        if not runs.pid_alive(pid, status.get("pid_start")):
+        if not states.pid_alive(pid, status.get("pid_start")):
             break
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
         end = time.monotonic() + patience
-        while time.monotonic() < end and runs.pid_alive(pid, status.get("pid_start")):
+        while time.monotonic() < end and states.pid_alive(pid, status.get("pid_start")):
             _reap_children()
             time.sleep(0.1)
-    run = runs.load_run(run_dir)
-    if run["state"] == "running" and not runs.pid_alive(pid, status.get("pid_start")):
+    if not states.pid_alive(pid, status.get("pid_start")):
         # Killed before it could record anything (e.g. still importing): it was stopped, not crashed.
-        runs.update_status(run_dir, state="stopped", reason="stopped (worker terminated)", finished=time.time())
-    return runs.load_run(run_dir)["state"]
+        states.mark_ended(run_dir, "stopped", "stopped (worker terminated)")
+    return store.load_run(run_dir).state
 
 
-def startup(runs_dir: runs.PathLike) -> List[str]:
+def startup(runs_dir: PathLike, supervise: bool = True) -> List[str]:
     """What the app does when it starts: mark dead workers failed (under the lock), start what is queued,
-    and drop old uploads that no run uses."""
+    drop old uploads that no run uses, and (``supervise``) start this process's :class:`Supervisor` of the
+    runs folder, once per folder."""
     started = schedule(runs_dir)
-    runs.prune_uploads(runs_dir)
+    store.prune_uploads(runs_dir)
+    if supervise:
+        supervisor(runs_dir)
     return started
+
+
+_supervisors: Dict[Path, "Supervisor"] = {}
+
+
+def supervisor(runs_dir: PathLike) -> "Supervisor":
+    """This process's supervisor thread of ``runs_dir``, started on first use."""
+    key = Path(runs_dir).resolve()
+    with _children_lock:
+        current = _supervisors.get(key)
+        if current is None or not current.is_alive():
+            current = _supervisors[key] = Supervisor(key)
+            current.start()
+    return current
+
+
+class Supervisor(threading.Thread):
+    """A daemon thread of the app's server process that calls :func:`schedule` every few seconds, so the
+    queue drains and dead workers are recorded even when a worker was killed before it could start the next
+    run. Errors (a read-only or full runs folder) are kept in :attr:`last_error`, never raised."""
+
+    def __init__(self, runs_dir: PathLike, every: float = SUPERVISE_SECONDS):
+        super().__init__(name="deepclust-supervisor", daemon=True)
+        self.runs_dir, self.every = Path(runs_dir), every
+        self.last_error: Optional[str] = None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every):
+            try:
+                schedule(self.runs_dir)
+                self.last_error = None
+            except Exception as exc:  # keep supervising; the pages report the folder's problems themselves
+                self.last_error = states.one_line(exc)
+
+    def halt(self) -> None:
+        self._halt.set()
 
 
 def _interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt, which execute_run records as "stopped"
@@ -208,7 +248,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         _limit_threads()
-        result = runs.execute_run(run_dir)
+        result = store.execute_run(run_dir)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

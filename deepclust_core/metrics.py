@@ -1,7 +1,8 @@
 """Clustering scores: accuracy under the best cluster-to-label matching (Hungarian), NMI and ARI."""
 from __future__ import annotations
 
-from typing import Dict
+import math
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -32,6 +33,13 @@ def contingency(y_true, y_pred) -> np.ndarray:
     return table
 
 
+def match_labels(overlap: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The one-to-one matching of rows to columns that maximises the total ``overlap`` (Hungarian method):
+    ``(rows, cols)``, each row ``rows[i]`` matched to column ``cols[i]``. Every label matching in the package
+    (ACC, colours that follow the classes, DGG's k-means alignment) goes through here."""
+    return linear_sum_assignment(np.asarray(overlap), maximize=True)
+
+
 def cluster_acc(y_true, y_pred) -> float:
     """Fraction of samples correctly labelled under the best one-to-one cluster->label map.
 
@@ -40,7 +48,7 @@ def cluster_acc(y_true, y_pred) -> float:
     table = contingency(y_true, y_pred)
     if table.size == 0:
         return 0.0
-    rows, cols = linear_sum_assignment(table, maximize=True)
+    rows, cols = match_labels(table)
     return float(table[rows, cols].sum() / table.sum())
 
 
@@ -55,3 +63,17 @@ def ari(y_true, y_pred) -> float:
 def evaluate(y_true, y_pred) -> Dict[str, float]:
     """ACC, NMI and ARI in one dict."""
     return {"acc": cluster_acc(y_true, y_pred), "nmi": nmi(y_true, y_pred), "ari": ari(y_true, y_pred)}
+
+
+def mean_std(values: Iterable[Optional[float]]) -> Dict:
+    """Mean and *sample* standard deviation (ddof = 1) of the finite values, with their count and the values.
+
+    The one convention for every table in the package: ``std`` is None for fewer than two values (a single
+    run has no spread), and missing or non-finite values (failed runs) are left out and counted apart.
+    """
+    given = list(values)
+    kept = [float(v) for v in given if isinstance(v, (int, float)) and math.isfinite(float(v))]
+    array = np.asarray(kept, dtype=float)
+    return {"mean": float(array.mean()) if array.size else None,
+            "std": float(array.std(ddof=1)) if array.size > 1 else None,
+            "n": int(array.size), "missing": len(given) - int(array.size), "values": kept}

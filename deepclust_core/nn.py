@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import threading
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -14,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from . import fileio, settings
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOGVAR_CLAMP = (-10.0, 10.0)
@@ -135,7 +135,7 @@ def reconstruction_nll(x: torch.Tensor, decoded: torch.Tensor, likelihood: str, 
 def elbo_terms(x: torch.Tensor, decoded: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                gamma: torch.Tensor, log_pi: torch.Tensor, prior: GMMPrior, likelihood: str,
                lam: float) -> Dict[str, torch.Tensor]:
-    """The negative ELBO of DESIGN.md §2, split into per-sample terms (each shape (B,)).
+    """The negative ELBO of docs/METHODS.md §2, split into per-sample terms (each shape (B,)).
 
     ``log_pi`` is (K,) for a global mixture (VaDE) or (B, K) for per-sample weights (DGG).
     negative ELBO = recon + kl_z + kl_c - entropy.
@@ -156,9 +156,8 @@ def elbo_terms(x: torch.Tensor, decoded: torch.Tensor, mu: torch.Tensor, logvar:
 # ----------------------------------------------------------------------------------------------
 
 def cache_dir() -> Path:
-    root = os.environ.get("DEEPCLUST_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "deepclust"
-    return base / "pretrained"
+    """Where pretrained autoencoders are cached: ``pretrained/`` under :func:`settings.cache_root`."""
+    return settings.cache_root() / "pretrained"
 
 
 def data_fingerprint(x: np.ndarray) -> str:
@@ -228,13 +227,8 @@ def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str
 def save_pretrained(path: Path, model: Autoencoder, meta: Dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # One temporary name per writer: two runs pretraining the same model at once must not share it.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    fileio.write_atomically(path, lambda stream: torch.save({"state_dict": model.state_dict(), "meta": meta},
+                                                            stream))
 
 
 def load_pretrained(path: Path, model: Autoencoder) -> Optional[Dict]:

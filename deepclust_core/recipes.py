@@ -1,4 +1,4 @@
-"""Recommended hyperparameters per dataset (DESIGN.md §3 reference recipes, plus what our
+"""Recommended hyperparameters per dataset (docs/METHODS.md §3.7 reference recipes, plus what our
 measurements support). A recipe only fills parameters the method has; users override any.
 
 A dataset's recipe has two parts:

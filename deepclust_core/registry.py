@@ -26,6 +26,10 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove an entry (a plug-in unloaded, or a test's example method); unknown names are ignored."""
+        self._entries.pop(name.lower(), None)
+
     def get(self, name: str) -> T:
         key = str(name).lower()
         if key not in self._entries:

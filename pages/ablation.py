@@ -2,8 +2,13 @@
 Table 2 (mean ± std), with partial results while the sweep runs."""
 import streamlit as st
 
-from deepclust_core import InputError, jobs, list_methods, viz
-from pages import common
+from deepclust_core import InputError, jobs, list_methods, store, viz
+from deepclust_core.config import method_specs
+from pages.ui.groups import config_for_method, submit_group
+from pages.ui.guard import page
+from pages.ui.pickers import group_runs, pick_group
+from pages.ui.presets import presets
+from pages.ui.session import REFRESH_SECONDS, current_config
 
 GROUP_PREFIX = "ablation"
 KEY = "n_neighbors"
@@ -21,9 +26,9 @@ def _integers(text: str, name: str) -> list:
 
 def graph_method(config) -> str:
     """The sidebar's method when it has N_s, else DGG."""
-    if config and KEY in common.method_specs(config["method"]):
+    if config and KEY in method_specs(config["method"]):
         return config["method"]
-    return "dgg" if "dgg" in list_methods() else next(m for m in list_methods() if KEY in common.method_specs(m))
+    return "dgg" if "dgg" in list_methods() else next(m for m in list_methods() if KEY in method_specs(m))
 
 
 def start_sweep(values_text: str, seeds_text: str) -> None:
@@ -31,30 +36,29 @@ def start_sweep(values_text: str, seeds_text: str) -> None:
         values, seeds = _integers(values_text, "N_s values"), _integers(seeds_text, "Seeds")
         method = graph_method(config)
         # seeds inside N_s: each N_s gets a first number early
-        return [{**common.config_for_method(config, method, n_neighbors=value, random_state=seed),
+        return [{**config_for_method(config, method, n_neighbors=value, random_state=seed),
                  "group": group, "label": f"N_s={value} seed={seed}"} for value in values for seed in seeds]
 
-    common.submit_group("ablation", build, GROUP_PREFIX)
+    submit_group("ablation", build, GROUP_PREFIX)
 
 
-def rows_of(group_runs):
+def rows_of(members):
     rows = []
-    for run in group_runs:
-        params = (run.get("config") or {}).get("params") or {}
-        result = run.get("result") or {}
-        finished = run["state"] == "finished"
-        rows.append({KEY: params.get(KEY), "seed": params.get("random_state"), "state": run["state"],
+    for run in members:
+        params = run.config.get("params") or {}
+        result = run.result or {}
+        finished = run.state == "finished"
+        rows.append({KEY: params.get(KEY), "seed": params.get("random_state"), "state": run.state,
                      **{m: result.get(m) if finished else None for m in ("acc", "nmi", "ari")}})
     return rows
 
 
 def summary_panel(group: str, was_active: bool) -> None:
-    group_runs = [common.fresh_run(run["path"]) if common.is_active(run) else run
-                  for run in common.group_runs(GROUP_PREFIX).get(group, [])]
-    active = any(common.is_active(run) for run in group_runs)
+    members = [store.load_run(run.path) if run.active else run for run in group_runs(GROUP_PREFIX).get(group, [])]
+    active = any(run.active for run in members)
     if was_active and not active:
         st.rerun()
-    rows = rows_of(group_runs)
+    rows = rows_of(members)
     done = sum(row["acc"] is not None for row in rows)
     st.progress(done / max(1, len(rows)), text=f"{done} of {len(rows)} runs finished"
                 + (f" · {sum(r['state'] == 'failed' for r in rows)} failed" if any(r['state'] == 'failed' for r in rows)
@@ -63,8 +67,8 @@ def summary_panel(group: str, was_active: bool) -> None:
     table = summary[[KEY, "runs", "done", "acc", "nmi", "ari"]].rename(
         columns={KEY: "N_s", "acc": "ACC %", "nmi": "NMI %", "ari": "ARI %"})
     st.dataframe(table, hide_index=True)
-    dataset = (group_runs[0].get("config") or {}).get("dataset") if group_runs else None
-    reference = common.PAPER_TABLE2_ACC if dataset == "mnist" else None
+    dataset = members[0].config.get("dataset") if members else None
+    reference = presets().paper_table2_acc if dataset == "mnist" else None
     st.plotly_chart(viz.ablation_plot(summary, key=KEY, metrics=("acc", "nmi"), reference=reference, x_title="N_s",
                                       title="Mean ± std over seeds" + (" (◇ paper, Table 2)" if reference else "")),
                     key="ablation.plot")
@@ -76,7 +80,7 @@ def body() -> None:
     st.title("Ablation: graph size N_s")
     st.caption("Each (N_s, seed) pair is one queued run with the sidebar set-up; N_s = 0 is VaDE. Runs are trained "
                "one after the other (or DEEPCLUST_MAX_JOBS at a time), so the table fills in as they finish.")
-    config = common.current_config()
+    config = current_config()
     method = graph_method(config)
     st.markdown(f"Method: **{method}** on **{(config or {}).get('dataset', '?')}**")
     controls = st.columns([2, 2, 1])
@@ -86,19 +90,19 @@ def body() -> None:
                        disabled=config is None, key="ablation.start")
     if st.session_state.get("ablation.error"):
         st.error(st.session_state["ablation.error"])
-    groups = common.group_runs(GROUP_PREFIX)
+    groups = group_runs(GROUP_PREFIX)
     if not groups:
         st.info("No sweep yet. A small one to try: N_s values 0,10 and seeds 0,1 with the moons quick-demo preset.")
         return
-    group = common.pick_group(groups, "ablation", "Sweep", lambda g, members: (
-        f"{g} · {len(members)} runs · {(members[0].get('config') or {}).get('dataset', '?')}"))
-    active = any(common.is_active(run) for run in groups[group])
-    st.fragment(run_every=common.REFRESH_SECONDS * 2 if active else None)(summary_panel)(group, active)
+    group = pick_group(groups, "ablation", "Sweep", lambda g, members: (
+        f"{g} · {len(members)} runs · {members[0].config.get('dataset', '?')}"))
+    active = any(run.active for run in groups[group])
+    st.fragment(run_every=REFRESH_SECONDS * 2 if active else None)(summary_panel)(group, active)
     if active and st.button("Stop the whole sweep", key="ablation.stop"):
         for run in groups[group]:
-            if common.is_active(run):
-                jobs.stop(run["path"])
+            if run.active:
+                jobs.stop(run.path)
         st.rerun()
 
 
-common.page(body)
+page(body)

@@ -1,27 +1,26 @@
 """Latent space: the latent means of a run at any snapshot epoch, with its GMM components, and for 2-D
 data the input space with the neighbour graph (edges that cross the true classes in red)."""
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
-from deepclust_core import runs, viz
-from pages import common
+from deepclust_core import store, viz
+from pages.ui.guard import page
+from pages.ui.pickers import all_runs, pick_run, show_run_state
+from pages.ui import readers
 
 
 def body() -> None:
     st.title("Latent space")
-    candidates = [run for run in common.all_runs()
-                  if runs.list_snapshots(run["path"]) or (Path(run["path"]) / "inputs.npz").exists()]
-    run = common.pick_run(candidates, key="latent.pick",
-                          empty="No run has a latent snapshot yet: start a deep method on the Train page.")
+    candidates = [run for run in all_runs() if store.list_snapshots(run.path) or readers.has_artifact(run, "inputs")]
+    run = pick_run(candidates, key="latent.pick",
+                   empty="No run has a latent snapshot yet: start a deep method on the Train page.")
     if run is None:
         return
-    common.show_run_state(run)
-    epochs = runs.list_snapshots(run["path"])
+    show_run_state(run)
+    epochs = store.list_snapshots(run.path)
     if not epochs:  # k-means, GMM, spectral: no latent space, but 2-D data can still be shown
         st.caption("This method has no latent space; its clusters are shown in the data space.")
-        final = common.artifact(run, "labels")
+        final = readers.artifact(run, "labels")
         if final is not None:
             colour_by = st.radio("Colour by", ["predicted cluster", "true class"] if "true" in final else
                                  ["predicted cluster"], horizontal=True, key="latent.colour")
@@ -29,9 +28,9 @@ def body() -> None:
                                **({"true": final["true"]} if "true" in final else {})}, colour_by)
         return
     controls = st.columns([3, 2, 2])
-    epoch = controls[0].select_slider("Epoch", options=epochs, value=epochs[-1], key=f"latent.epoch.{run['id']}") \
+    epoch = controls[0].select_slider("Epoch", options=epochs, value=epochs[-1], key=f"latent.epoch.{run.id}") \
         if len(epochs) > 1 else epochs[0]
-    snapshot = common.snapshot(run, epoch)
+    snapshot = readers.snapshot(run, epoch)
     if snapshot is None:
         st.warning(f"The snapshot of epoch {epoch} cannot be read (damaged or being written).")
         return
@@ -45,7 +44,7 @@ def body() -> None:
                                                         "umap": "UMAP"}[v],
                                  help="t-SNE and UMAP use at most 10,000 points and are cached per epoch "
                                       "(UMAP's first use in a server also compiles for about a minute).")
-    coords, index = common.embedding(run, epoch, view, latent)
+    coords, index = readers.embedding(run, epoch, view, latent)
     labels = _labels(snapshot, colour_by)
     labels = None if labels is None else labels[index]
     gmm = None
@@ -79,9 +78,9 @@ def _labels(snapshot, colour_by: str):
 
 
 def _input_space(run, snapshot, colour_by: str) -> None:
-    inputs = common.artifact(run, "inputs")
+    inputs = readers.artifact(run, "inputs")
     if inputs is None:
-        if (run.get("data") or {}).get("n_features") == 2:
+        if (run.data or {}).get("n_features") == 2:
             st.caption("The input-space plot appears when the run has finished.")
         return
     st.subheader("Input space and neighbour graph")
@@ -90,9 +89,9 @@ def _input_space(run, snapshot, colour_by: str) -> None:
     snapshot_labels = _labels(snapshot, colour_by)
     if snapshot_labels is not None:
         labels_all[snapshot["index"]] = snapshot_labels
-    final = common.artifact(run, "labels")
+    final = readers.artifact(run, "labels")
     true = final.get("true") if final is not None else None
-    graph = common.artifact(run, "graph")
+    graph = readers.artifact(run, "graph")
     neighbors = graph["indices"] if graph is not None else None
     show_graph = neighbors is not None and st.toggle("Show graph edges", value=True, key="latent.edges")
     st.plotly_chart(viz.input_plot(x, labels_all, neighbors=neighbors if show_graph else None, true_labels=true,
@@ -106,4 +105,4 @@ def _input_space(run, snapshot, colour_by: str) -> None:
         st.caption("This run has no neighbour graph (VaDE, or DGG with N_s = 0).")
 
 
-common.page(body)
+page(body)

@@ -1,25 +1,28 @@
 """Runs: every run on disk with its configuration and scores; open, compare, stop, delete, export."""
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deepclust_core import DeepClustError, jobs, runs, viz
-from pages import common
+from deepclust_core import DeepClustError, jobs, store, viz
+from pages.ui import readers
+from pages.ui.form import apply_config
+from pages.ui.guard import page
+from pages.ui.pickers import all_runs, pick_run, run_title, show_run_state, show_scores
+from pages.ui.session import KEY_RUN, runs_dir, select_run
 
 
-def table(all_runs) -> pd.DataFrame:
+def table(listed) -> pd.DataFrame:
     rows = []
-    for run in all_runs:
-        config = run.get("config") or {}
-        result = run.get("result") or {}
-        progress = run["status"].get("progress") or {}
-        created = run.get("created")
+    for run in listed:
+        config = run.config or {}
+        result = run.result or {}
+        progress = run.progress
+        created = run.created
         rows.append({
-            "id": run["id"], "state": run["state"],
+            "id": run.id, "state": run.state,
             "method": config.get("method"), "dataset": config.get("dataset"),
             "label": config.get("label") or config.get("group") or "",
             "progress": f"{progress.get('phase', '')} {progress.get('epoch', '')}/{progress.get('n_epochs', '')}"
@@ -27,7 +30,7 @@ def table(all_runs) -> pd.DataFrame:
             **{key.upper(): result.get(key) for key in ("acc", "nmi", "ari")},
             "seconds": result.get("seconds"),
             "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)) if created else "",
-            "reason": run.get("reason") or "",
+            "reason": run.reason or "",
         })
     return pd.DataFrame(rows)
 
@@ -43,73 +46,73 @@ def labels_csv(labels) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def open_page(run_id: str, page: str) -> None:
-    common.select_run(run_id)
-    st.switch_page(page)
+def open_page(run_id: str, target: str) -> None:
+    select_run(run_id)
+    st.switch_page(target)
 
 
 def delete(run_id: str) -> None:
     try:
-        runs.delete_run(common.runs_dir(), run_id)
-        runs.prune_uploads(common.runs_dir())  # its upload goes too once no run uses it and it is old
+        store.delete_run(runs_dir(), run_id)
+        store.prune_uploads(runs_dir())  # its upload goes too once no run uses it and it is old
         st.session_state["runs.message"] = f"Deleted run {run_id}."
-        if st.session_state.get(common.KEY_RUN) == run_id:
-            common.select_run(None)
+        if st.session_state.get(KEY_RUN) == run_id:
+            select_run(None)
     except DeepClustError as exc:
         st.session_state["runs.message"] = f"Could not delete: {exc}"
 
 
 def details(run) -> None:
-    st.subheader(common.run_title(run))
-    common.show_run_state(run)
-    if run["state"] in ("finished", "stopped"):
-        common.show_scores(run.get("result"))
+    st.subheader(run_title(run))
+    show_run_state(run)
+    if run.state in ("finished", "stopped"):
+        show_scores(run.result)
     buttons = st.columns(6)
-    if run["state"] != "broken":
-        buttons[5].button("Use this set-up", key="runs.use", on_click=common.apply_config, args=(run["config"],),
+    if run.state != "broken":
+        buttons[5].button("Use this set-up", key="runs.use", on_click=apply_config, args=(run.config,),
                           help="Load this run's dataset, method and parameters into the sidebar.")
         if buttons[0].button("Open in Train", key="runs.open.train"):
-            open_page(run["id"], "pages/train.py")
-        if buttons[1].button("Latent space", key="runs.open.latent", disabled=not runs.list_snapshots(run["path"])):
-            open_page(run["id"], "pages/latent.py")
+            open_page(run.id, "pages/train.py")
+        if buttons[1].button("Latent space", key="runs.open.latent", disabled=not store.list_snapshots(run.path)):
+            open_page(run.id, "pages/latent.py")
         if buttons[2].button("Traversals", key="runs.open.traversals",
-                             disabled=not (Path(run["path"]) / "traversals.npz").exists()):
-            open_page(run["id"], "pages/traversals.py")
-    if common.is_active(run):
+                             disabled=not readers.has_artifact(run, "traversals")):
+            open_page(run.id, "pages/traversals.py")
+    if run.active:
         if buttons[3].button("Stop", key="runs.stop"):
-            jobs.stop(run["path"])
+            jobs.stop(run.path)
             st.rerun()
     else:
-        confirm = buttons[4].checkbox("confirm", key=f"runs.confirm.{run['id']}", help="Tick, then press Delete.")
-        buttons[3].button("Delete", key="runs.delete", disabled=not confirm, on_click=delete, args=(run["id"],))
-    if run["state"] == "broken":
+        confirm = buttons[4].checkbox("confirm", key=f"runs.confirm.{run.id}", help="Tick, then press Delete.")
+        buttons[3].button("Delete", key="runs.delete", disabled=not confirm, on_click=delete, args=(run.id,))
+    if run.state == "broken":
         return
-    records = runs.read_metrics(run["path"])
+    records = store.read_metrics(run.path)
     downloads = st.columns(4)
-    downloads[0].download_button("Metrics CSV", metrics_csv(records), f"{run['id']}_metrics.csv", "text/csv",
+    downloads[0].download_button("Metrics CSV", metrics_csv(records), f"{run.id}_metrics.csv", "text/csv",
                                  disabled=not records, key="runs.dl.metrics_csv")
-    downloads[1].download_button("Metrics JSON", json.dumps(records, indent=1), f"{run['id']}_metrics.json",
+    downloads[1].download_button("Metrics JSON", json.dumps(records, indent=1), f"{run.id}_metrics.json",
                                  "application/json", disabled=not records, key="runs.dl.metrics_json")
-    labels = common.artifact(run, "labels")
+    labels = readers.artifact(run, "labels")
     downloads[2].download_button("Labels CSV", labels_csv(labels) if labels is not None else b"",
-                                 f"{run['id']}_labels.csv", "text/csv", disabled=labels is None,
+                                 f"{run.id}_labels.csv", "text/csv", disabled=labels is None,
                                  key="runs.dl.labels")
-    summary = {"config": run.get("config"), "status": run.get("status"), "result": run.get("result")}
-    downloads[3].download_button("Run JSON", json.dumps(summary, indent=1, default=str), f"{run['id']}.json",
+    summary = {"config": run.config, "status": run.status, "result": run.result}
+    downloads[3].download_button("Run JSON", json.dumps(summary, indent=1, default=str), f"{run.id}.json",
                                  "application/json", key="runs.dl.run")
     with st.expander("Configuration and status"):
         st.json(summary, expanded=False)
 
 
-def compare(all_runs) -> None:
+def compare(listed) -> None:
     st.subheader("Compare runs")
-    by_id = {run["id"]: run for run in all_runs if run["state"] != "broken"}
-    chosen = st.multiselect("Runs", list(by_id), format_func=lambda i: common.run_title(by_id[i]),
+    by_id = {run.id: run for run in listed if run.state != "broken"}
+    chosen = st.multiselect("Runs", list(by_id), format_func=lambda i: run_title(by_id[i]),
                             key="runs.compare", max_selections=8)
     if len(chosen) < 2:
         st.caption("Pick two or more runs to compare their curves and scores.")
         return
-    series = {f"{by_id[i]['config'].get('method')} {i[-6:]}": runs.read_metrics(by_id[i]["path"]) for i in chosen}
+    series = {f"{by_id[i].config.get('method')} {i[-6:]}": store.read_metrics(by_id[i].path) for i in chosen}
     left, right = st.columns(2)
     left.plotly_chart(viz.runs_curves(series, "acc", title="ACC"), key="runs.cmp.acc")
     right.plotly_chart(viz.runs_curves(series, "loss", title="Loss"), key="runs.cmp.loss")
@@ -118,26 +121,24 @@ def compare(all_runs) -> None:
 
 def body() -> None:
     st.title("Runs")
-    directory = common.runs_dir()
-    if runs.reconcile(directory):
-        jobs.schedule(directory)  # a dead worker freed its slot: the queue moves on
-    all_runs = common.all_runs()
-    st.caption(f"{len(all_runs)} runs in {directory} (set DEEPCLUST_RUNS to use another folder).")
+    directory = runs_dir()
+    listed = all_runs()  # reading only: the jobs supervisor marks dead workers and moves the queue on
+    st.caption(f"{len(listed)} runs in {directory} (set DEEPCLUST_RUNS to use another folder).")
     message = st.session_state.pop("runs.message", None)
     if message:
         st.info(message)
-    if not all_runs:
+    if not listed:
         st.info("No runs yet: start one on the Train page.")
         return
-    frame = table(all_runs)
+    frame = table(listed)
     st.dataframe(frame, hide_index=True, column_config={
         key: st.column_config.NumberColumn(key, format="%.4f") for key in ("ACC", "NMI", "ARI")})
     st.download_button("Export this table (CSV)", frame.to_csv(index=False).encode(), "runs.csv", "text/csv",
                        key="runs.dl.table")
-    run = common.pick_run(all_runs, label="Open a run", key="runs.pick")
+    run = pick_run(listed, label="Open a run", key="runs.pick")
     if run is not None:
         details(run)
-    compare(all_runs)
+    compare(listed)
 
 
-common.page(body)
+page(body)

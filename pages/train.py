@@ -1,49 +1,49 @@
 """Train: start a run with the sidebar set-up, watch its losses and scores live, stop it, read the result."""
-from pathlib import Path
-
 import streamlit as st
 
-from deepclust_core import DeepClustError, jobs, runs, viz
-from pages import common
+from deepclust_core import DeepClustError, jobs, store, viz
+from pages.ui.guard import page
+from pages.ui.pickers import all_runs, pick_run, show_run_state, show_scores
+from pages.ui.session import REFRESH_SECONDS, current_config, runs_dir, select_run
 
 
 def start_run() -> None:
-    config = common.current_config()
+    config = current_config()
     if config is None:
         st.session_state["train.error"] = "Fix the set-up in the sidebar first."
         return
     try:
-        run_id = jobs.submit(common.runs_dir(), config)
+        run_id = jobs.submit(runs_dir(), config)
     except DeepClustError as exc:
         st.session_state["train.error"] = str(exc)
         return
     st.session_state["train.error"] = None
-    common.select_run(run_id)
+    select_run(run_id)
     st.toast(f"Run {run_id} submitted.")
 
 
-def stop_run(run_dir: str) -> None:
-    jobs.stop(run_dir)
+def stop_run(run_path) -> None:
+    jobs.stop(run_path)
     st.toast("Stop requested: the run ends after its current epoch.")
 
 
-def live_panel(run_dir: str, was_active: bool) -> None:
+def live_panel(run_path, was_active: bool) -> None:
     """Progress, latest numbers and curves of one run (refreshed by the fragment while it trains)."""
-    run = common.fresh_run(run_dir)
-    if was_active and not common.is_active(run):
+    run = store.load_run(run_path)
+    if was_active and not run.active:
         st.rerun()  # it just ended: redraw the whole page once, then stop refreshing
-    records = runs.read_metrics(run_dir)
-    progress = run["status"].get("progress") or {}
-    if run["state"] == "queued":
+    records = store.read_metrics(run.path)
+    progress = run.progress
+    if run.state == "queued":
         st.progress(0.0, text="Queued: waiting for a free worker slot…")
     elif progress:
         phase, epoch, total = progress.get("phase"), progress.get("epoch", 0), max(1, progress.get("n_epochs", 1))
         fraction = min(1.0, epoch / total)
-        text = f"{run['state']}: {phase} epoch {epoch}/{total}"
-        if run["state"] == "running" and phase == "pretrain" and epoch == total:
+        text = f"{run.state}: {phase} epoch {epoch}/{total}"
+        if run.state == "running" and phase == "pretrain" and epoch == total:
             text += " · initialising the GMM prior (and graph, classifier)…"
         st.progress(fraction, text=text)
-    elif run["state"] == "running":
+    elif run.state == "running":
         st.progress(0.0, text="Starting: loading the data and the model…")
     train = [r for r in records if r.get("phase") == "train"]
     if train:
@@ -71,7 +71,7 @@ def body() -> None:
     st.title("Train")
     st.caption("Starts a run with the set-up in the sidebar. Training happens in a separate process: you can "
                "leave this page or close the tab, the run goes on and its results stay on disk.")
-    config = common.current_config()
+    config = current_config()
     left, right = st.columns([1, 3])
     left.button("Start run", type="primary", on_click=start_run, disabled=config is None, key="train.start")
     if config is not None:
@@ -81,27 +81,26 @@ def body() -> None:
     if st.session_state.get("train.error"):
         st.error(st.session_state["train.error"])
 
-    run = common.pick_run(common.all_runs(), key="train.pick")
+    run = pick_run(all_runs(), key="train.pick")
     if run is None:
         return
-    common.show_run_state(run)
-    active = common.is_active(run)
-    if active:
-        st.button("Stop run", on_click=stop_run, args=(run["path"],), key="train.stop")
-    if run["state"] != "broken":
-        st.fragment(run_every=common.REFRESH_SECONDS if active else None)(live_panel)(run["path"], active)
-    if run["state"] in ("finished", "stopped") and run.get("result"):
+    show_run_state(run)
+    if run.active:
+        st.button("Stop run", on_click=stop_run, args=(run.path,), key="train.stop")
+    if run.state != "broken":
+        st.fragment(run_every=REFRESH_SECONDS if run.active else None)(live_panel)(run.path, run.active)
+    if run.state in ("finished", "stopped") and run.result:
         st.subheader("Result")
-        common.show_scores(run["result"])
+        show_scores(run.result)
         keys = ("graph_cross_fraction", "mixture_agreement", "pretrain_cached", "clusters_used")
-        extra = {k: run["result"][k] for k in keys if k in run["result"]}
+        extra = {k: run.result[k] for k in keys if k in run.result}
         if extra:
             st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:.3g}" if isinstance(v, float) else
                                   f"{k.replace('_', ' ')}: {v}" for k, v in extra.items()))
         st.page_link("pages/latent.py", label="Open its latent space", icon=":material/scatter_plot:")
     with st.expander("Configuration"):
-        st.json(run.get("config") or {}, expanded=False)
-        st.caption(f"Folder: {Path(run['path'])}")
+        st.json(run.config or {}, expanded=False)
+        st.caption(f"Folder: {run.path}")
 
 
-common.page(body)
+page(body)

@@ -1,11 +1,11 @@
 """Traversals (paper Fig. 2): decode m_k + 4·a·(e_i ∘ s_k) for a in [-1, 1] along the widest latent
 dimensions of a component; images for MNIST, paths in the plane for moons, rising/falling terms for tf-idf."""
-from pathlib import Path
-
 import streamlit as st
 
 from deepclust_core import viz
-from pages import common
+from pages.ui import readers
+from pages.ui.guard import page
+from pages.ui.pickers import all_runs, pick_run
 
 
 def body() -> None:
@@ -13,18 +13,18 @@ def body() -> None:
     st.caption("For a GMM component k and a latent dimension i, the decoder's output along m_k + 4·a·s_k,i·e_i, "
                "a from −1 to 1. Dimensions whose variance collapsed change nothing; the wide ones are the factors "
                "of variation the model found (stroke, slant, width on MNIST).")
-    candidates = [run for run in common.all_runs() if (Path(run["path"]) / "traversals.npz").exists()]
-    run = common.pick_run(candidates, key="traversals.pick",
-                          empty="No finished VaDE/DGG run yet: traversals are computed when a run ends.")
+    candidates = [run for run in all_runs() if readers.has_artifact(run, "traversals")]
+    run = pick_run(candidates, key="traversals.pick",
+                   empty="No finished VaDE/DGG run yet: traversals are computed when a run ends.")
     if run is None:
         return
-    traversals = common.artifact(run, "traversals")
+    traversals = readers.artifact(run, "traversals")
     if traversals is None or not {"paths", "dims", "variances", "offsets"} <= set(traversals):
-        st.warning("This run's traversals.npz cannot be read (damaged or incomplete).")
+        st.warning("This run's traversals cannot be read (damaged or incomplete).")
         return
     paths, dims, variances = traversals["paths"], traversals["dims"], traversals["variances"]
     offsets = traversals["offsets"]
-    data = run.get("data") or {}
+    data = run.data or {}
     component = st.selectbox("Component", list(range(len(paths))), key="traversals.component",
                              format_func=lambda k: f"component {k} (σ² max {variances[k].max():.3g})")
     st.plotly_chart(viz.variance_bars(variances[component], highlight=list(dims[component]),
@@ -37,8 +37,8 @@ def body() -> None:
                                        title=f"Component {component}: one row per latent dimension"),
                         key="traversals.images")
     elif paths.shape[-1] == 2:
-        inputs = common.artifact(run, "inputs")
-        labels = common.artifact(run, "labels")
+        inputs = readers.artifact(run, "inputs")
+        labels = readers.artifact(run, "labels")
         st.plotly_chart(viz.traversal_paths(paths[component], names,
                                             background=None if inputs is None else inputs["x"],
                                             background_labels=None if labels is None else labels.get("true"),
@@ -55,4 +55,4 @@ def body() -> None:
         st.caption("Term names are not stored with tf-idf matrices, so features are shown by column index.")
 
 
-common.page(body)
+page(body)

@@ -1,6 +1,7 @@
 """The Streamlit app through streamlit.testing (no browser): every page against a runs folder holding real
 tiny runs (finished, failed, running, stopped, broken, image and many-feature data), URL set-up, presets,
-form errors, and starting runs, comparisons and sweeps from the pages."""
+form errors, presets (assets/presets.json), and starting runs, comparisons and sweeps from the pages."""
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deepclust_core import jobs, runs
-from pages import common
+from deepclust_core import jobs
+from deepclust_core import store as run_store  # `store` is the fixture below
+from deepclust_core.store import states
+from pages.ui.presets import PRESETS_FILE, PresetsFileError, load_presets, presets
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = ["train", "latent", "traversals", "compare", "ablation", "runs"]
@@ -37,9 +40,9 @@ def _navigation_mode(monkeypatch):
 
 
 def _execute(runs_dir, config):
-    run_dir = runs.create_run(runs_dir, config)
-    runs.execute_run(run_dir)
-    return run_dir.name
+    run = run_store.create_run(runs_dir, config)
+    run_store.execute_run(run.path)
+    return run.id
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +71,17 @@ def store(tmp_path_factory):
     ids["features"] = _execute(runs_dir, {"dataset": "file", "dataset_options": {"path": str(features)},
                                           "method": "vade", "params": SMALL})
     # A run that is "running" in this very process (alive pid), with partial results.
-    running = runs.create_run(runs_dir, {**moons, "method": "dgg", "params": DGG_SMALL})
-    source = runs_dir / ids["dgg"]
-    shutil.copy(source / "metrics.jsonl", running / "metrics.jsonl")
-    shutil.copytree(source / "snapshots", running / "snapshots")
-    runs.update_status(running, state="running", pid=os.getpid(), pid_start=runs.process_start_time(os.getpid()),
-                       progress={"phase": "train", "epoch": 2, "n_epochs": 3})
-    ids["running"] = running.name
-    broken = runs_dir / "20000101-000000-000-broken"
-    broken.mkdir()
-    (broken / "config.json").write_text("{half a file")
-    ids["broken"] = broken.name
+    running = run_store.create_run(runs_dir, {**moons, "method": "dgg", "params": DGG_SMALL}).folder
+    source = run_store.RunFolder(runs_dir / ids["dgg"])
+    shutil.copy(source.metrics, running.metrics)
+    shutil.copytree(source.snapshots_dir, running.snapshots_dir)
+    states.transition(running.path, "running", pid=os.getpid(), pid_start=states.process_start_time(os.getpid()),
+                      progress={"phase": "train", "epoch": 2, "n_epochs": 3})
+    ids["running"] = running.id
+    broken = run_store.RunFolder(runs_dir / "20000101-000000-000-broken")
+    broken.path.mkdir()
+    broken.config.write_text("{half a file")
+    ids["broken"] = broken.id
     return runs_dir, ids
 
 
@@ -227,7 +230,7 @@ def test_method_change_and_presets_refill_the_form(app):
 def test_compare_presets_set_the_data_they_name(app):
     at = open_page(app, "compare", dataset="moons", method="dgg")
     expected_gap = {"Close moons: DGG vs VaDE": -0.25, "Far moons": 0.5, "Moons · DGG (paper recipe)": 0.0}
-    assert set(expected_gap) == set(common.COMPARE_PRESETS)
+    assert set(expected_gap) == set(presets().compare)
     for name in ("Close moons: DGG vs VaDE", "Moons · DGG (paper recipe)", "Far moons"):  # each overrides the last
         at.button(key=f"compare.preset.{name}").click().run()
         assert_clean(at)
@@ -246,10 +249,10 @@ def test_starting_runs_from_the_pages_creates_run_folders(tmp_path, monkeypatch)
         at = open_page(AppTest.from_file(str(APP), default_timeout=120), "train", **SMALL_URL)
         at.button(key="train.start").click().run()
         assert_clean(at)
-        created = runs.list_runs(runs_dir)
-        assert len(created) == 1 and created[0]["state"] in ("queued", "running")
-        assert created[0]["config"]["params"]["epochs"] == 3
-        assert at.session_state["run"] == created[0]["id"]
+        created = run_store.list_runs(runs_dir)
+        assert len(created) == 1 and created[0].state in ("queued", "running")
+        assert created[0].config["params"]["epochs"] == 3
+        assert at.session_state["run"] == created[0].id
         at.switch_page("pages/compare.py").run()
         at.button(key="compare.start").click().run()
         at.switch_page("pages/ablation.py").run()
@@ -258,28 +261,28 @@ def test_starting_runs_from_the_pages_creates_run_folders(tmp_path, monkeypatch)
         at.button(key="ablation.start").click().run()
         assert_clean(at)
         groups = {}
-        for run in runs.list_runs(runs_dir):
-            group = run["config"].get("group")
+        for run in run_store.list_runs(runs_dir):
+            group = run.config.get("group")
             groups.setdefault(group.split("-")[0] if group else "single", []).append(run)
         assert {key: len(value) for key, value in groups.items()} == {"single": 1, "compare": 2, "ablation": 2}
-        assert sum(run["state"] == "running" for run in runs.list_runs(runs_dir)) <= 1
-        assert sorted(r["config"]["params"]["n_neighbors"] for r in groups["ablation"]) == [0, 5]
+        assert sum(run.state == "running" for run in run_store.list_runs(runs_dir)) <= 1
+        assert sorted(r.config["params"]["n_neighbors"] for r in groups["ablation"]) == [0, 5]
     finally:
-        for run in runs.list_runs(runs_dir):
-            if run["state"] in runs.ACTIVE_STATES:
-                jobs.stop(run["path"], grace=0.0, wait=True)
+        for run in run_store.list_runs(runs_dir):
+            if run.active:
+                jobs.stop(run.path, grace=0.0, wait=True)
 
 
 def test_runs_page_deletes_a_run(store, monkeypatch):
     runs_dir, _ = store
     monkeypatch.setenv("DEEPCLUST_RUNS", str(runs_dir))
-    doomed = runs.create_run(runs_dir, {"dataset": "moons", "method": "vade", "params": SMALL})
-    runs.update_status(doomed, state="stopped")
-    at = open_page(AppTest.from_file(str(APP), default_timeout=120), "runs", run=doomed.name)
-    at.checkbox(key=f"runs.confirm.{doomed.name}").check().run()
+    doomed = run_store.create_run(runs_dir, {"dataset": "moons", "method": "vade", "params": SMALL})
+    states.mark_ended(doomed.path, "stopped")
+    at = open_page(AppTest.from_file(str(APP), default_timeout=120), "runs", run=doomed.id)
+    at.checkbox(key=f"runs.confirm.{doomed.id}").check().run()
     at.button(key="runs.delete").click().run()
     assert_clean(at)
-    assert not doomed.exists()
+    assert not doomed.path.exists()
     assert any("Deleted" in message.value for message in at.info)
 
 
@@ -299,3 +302,55 @@ def test_latent_page_shows_data_space_clusters_of_a_method_without_latent(app, s
     assert_clean(at)
     assert any("no latent space" in c.value for c in at.caption)
     assert len(charts(at)) == 1
+
+
+def test_presets_file_loads_and_every_preset_applies(app):
+    loaded = load_presets()
+    assert len(loaded.presets) == len(set(loaded.names)) >= 7 and set(loaded.compare) <= set(loaded.names)
+    assert loaded.paper_table2_acc[20] == 0.9758 and all(p.why for p in loaded.presets)
+    at = open_page(app, "train", dataset="moons", method="dgg")
+    for preset in loaded.presets:
+        at.selectbox(key="cfg.preset").set_value(preset.name).run()
+        assert any(c.value == preset.why for c in at.sidebar.caption), preset.name  # the measured prose, verbatim
+        at.button(key="cfg.apply_preset").click().run()
+        assert_clean(at)
+        config = at.session_state["config"]
+        assert config is not None, (preset.name, [e.value for e in at.sidebar.error])
+        assert (config["dataset"], config["method"]) == (preset.dataset, preset.method)
+        assert {k: config["params"][k] for k in preset.params} == preset.params, preset.name
+        assert {k: config["dataset_options"][k] for k in preset.options} == preset.options, preset.name
+
+
+def _rename(data, index, name):
+    data["presets"][index]["name"] = name
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: _rename(d, 1, d["presets"][0]["name"]), "names must be unique; repeated: Moons · quick demo"),
+    (lambda d: d["presets"][0].update(dataset="nope"), "dataset 'nope' is not registered"),
+    (lambda d: d["presets"][0].update(method="nope"), "method 'nope' is not registered"),
+    (lambda d: d["presets"][0]["params"].update(colour="red"), r"Unknown parameter\(s\) for method 'dgg': colour"),
+    (lambda d: d["presets"][0]["params"].update(epochs=0), "epochs must be >= 1"),
+    (lambda d: d["presets"][0]["options"].update(colour="red"), "'colour' is not an option of dataset 'moons'"),
+    (lambda d: d["presets"][0].pop("why"), "exactly the keys"),
+    (lambda d: d["compare_presets"].append("Nope"), "compare_presets must list names of presets"),
+    (lambda d: d["paper_table2"]["acc"].update(x=1), "paper_table2.acc must map N_s"),
+])
+def test_a_bad_presets_file_is_refused_with_a_clear_error(tmp_path, change, message):
+    data = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "presets.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(PresetsFileError, match=message):
+        load_presets(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(PresetsFileError, match="Cannot read the presets file"):
+        load_presets(path)
+
+
+def test_an_unparsable_upload_limit_is_a_sidebar_error(app, monkeypatch):
+    monkeypatch.setenv("DEEPCLUST_MAX_UPLOAD_MB", "lots")
+    at = open_page(app, "train", dataset="file", method="kmeans")
+    assert_clean(at)
+    assert any("DEEPCLUST_MAX_UPLOAD_MB" in e.value for e in at.sidebar.error)
+    assert at.session_state["config"] is None and at.button(key="train.start").disabled

@@ -32,32 +32,63 @@ def test_methods_lists_registered_methods(capsys):
     assert {"dgg", "vade"} <= names
 
 
+def run_cli(argv):
+    """main()'s exit code, whether it returns it or argparse exits with it."""
+    try:
+        return main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
 @pytest.mark.parametrize("command", ["train", "compare", "bench", "methods", "datasets"])
 def test_help_lists_every_option(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    if command == "train":  # every hyperparameter, help text included (a "%" in one once broke --help)
-        assert "--n-neighbors" in out and "--lambda" in out and "--init" in out and "0.1%" in out
+    if command == "train":  # without a method, it says how to see a method's hyperparameters
+        assert "--dataset" in out and "--n-samples" in out and "--method NAME" in out and "dgg" in out
+        assert "--n-neighbors" not in out
+
+
+def test_train_help_of_a_method_lists_its_hyperparameters(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--method", "dgg", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out  # every hyperparameter, help text included (a "%" in one once broke --help)
+    assert "--n-neighbors" in out and "--lambda" in out and "--init" in out and "10 % of the width" in out
+    with pytest.raises(SystemExit):
+        main(["train", "--method", "dec", "--help"])
+    assert "paper: 0.1%" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--method=vade", "--help"])
+    out = capsys.readouterr().out
+    assert "--latent-dim" in out and "--n-neighbors" not in out  # only the chosen method's
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--method", "nope"], "Unknown method 'nope'"),
     (["--method", "dgg", "--dataset", "nope"], "Unknown dataset 'nope'"),
     (["--method", "dgg", "--n-neighbors", "300"], "smaller than the number of samples"),
     (["--method", "dgg", "--n-neighbors", "-2"], "n_neighbors"),
     (["--method", "dgg", "--lambda", "0"], "lam must be > 0"),
     (["--method", "dgg", "--epochs", "zero"], "epochs must be of type int"),
-    (["--method", "vade", "--n-neighbors", "5"], "has no parameter 'n_neighbors'"),
+    (["--method", "vade", "--n-neighbors", "5"], "unrecognized arguments: --n-neighbors 5"),  # VaDE has no graph
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, args, message):
     runs_dir = tmp_path / "runs"
     argv = ["train", *SMALL, *args, "--runs-dir", str(runs_dir)]
-    assert main(argv) == 2
+    assert run_cli(argv) == 2
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_unknown_method_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    assert main(["train", "--dataset", "moons", "--method", "nope", "--runs-dir", str(runs_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown method 'nope'" in err and "dgg" in err and "Traceback" not in err
+    assert not runs_dir.exists()
 
 
 def test_bench_reports_throughput_against_the_bare_loop(capsys):

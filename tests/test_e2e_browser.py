@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from deepclust_core import jobs, runs, viz
+from deepclust_core import jobs, store, viz
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +69,9 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
-    for run in runs.list_runs(runs_dir):
-        if run["state"] in runs.ACTIVE_STATES:
-            jobs.stop(run["path"], grace=0.0, wait=True)
+    for run in store.list_runs(runs_dir):
+        if run.active:
+            jobs.stop(run.path, grace=0.0, wait=True)
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +112,14 @@ def test_train_a_run_from_the_browser_and_look_at_its_latent_space(server, brows
     page.get_by_role("button", name="Stop run").or_(page.get_by_role("heading", name="Result")).first.wait_for(
         timeout=30_000)
     submit_seconds = time.perf_counter() - started
-    created = runs.list_runs(runs_dir)
-    assert len(created) == 1 and created[0]["config"]["params"]["random_state"] == 3
+    created = store.list_runs(runs_dir)
+    assert len(created) == 1 and created[0].config["params"]["random_state"] == 3
 
     page.get_by_role("heading", name="Result").wait_for(timeout=300_000)
     acc_metric = page.locator('[data-testid="stMetric"]', has_text="ACC").last
     acc_text = acc_metric.locator('[data-testid="stMetricValue"]').inner_text()
     assert 0.0 <= float(acc_text) <= 1.0
-    assert runs.list_runs(runs_dir)[0]["state"] == "finished"
+    assert store.list_runs(runs_dir)[0].state == "finished"
     train_shot = tmp_path / "train.png"
     page.screenshot(path=str(train_shot))
 

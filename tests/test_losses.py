@@ -1,4 +1,4 @@
-"""The ELBO terms of DESIGN.md §2 against closed forms and torch.distributions."""
+"""The ELBO terms of docs/METHODS.md §2 against closed forms and torch.distributions."""
 import math
 
 import numpy as np

@@ -1,5 +1,4 @@
 """Metrics against hand-worked cases."""
-import numpy as np
 import pytest
 
 from deepclust_core.metrics import cluster_acc, contingency, evaluate

@@ -26,12 +26,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from streamlit.testing.v1 import AppTest
 
-from deepclust_core import DeepClustError, InputError, create_method, jobs, list_methods, load_dataset, runs
+from deepclust_core import DeepClustError, InputError, create_method, fileio, jobs, list_methods, load_dataset, store
 from deepclust_core import nn as dnn
 from deepclust_core.cli import main as cli_main
+from deepclust_core.config import validate_config
 from deepclust_core.datasets import read_user_file, store_user_file
 from deepclust_core.methods import get_method_class
 from deepclust_core.recipes import recipe
+from deepclust_core.store import states as run_states
 from test_app import APP, PAGES, _navigation_mode, assert_clean, open_page  # noqa: F401 (an autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,8 +56,8 @@ def leftovers(folder):
 def finished_run(tmp_path_factory):
     """One real tiny finished VaDE run, to copy and damage."""
     os.environ["DEEPCLUST_CACHE"] = str(tmp_path_factory.getbasetemp() / "deepclust-cache")
-    run_dir = runs.create_run(tmp_path_factory.mktemp("source"), vade_config())
-    assert runs.execute_run(run_dir)["state"] == "finished"
+    run_dir = store.create_run(tmp_path_factory.mktemp("source"), vade_config()).path
+    assert store.execute_run(run_dir)["state"] == "finished"
     return run_dir
 
 
@@ -190,7 +192,7 @@ def test_every_method_refuses_every_out_of_range_value_at_every_door(tmp_path):
                 tried += 1
                 where = f"{method}.{spec.name}={value!r}"
                 with pytest.raises(InputError):
-                    runs.validate_config({**MOONS, "method": method, "params": {spec.name: value}})
+                    validate_config({**MOONS, "method": method, "params": {spec.name: value}})
                 if isinstance(value, str):
                     continue  # the estimator takes typed values; strings are coerced by the doors above
                 try:
@@ -209,10 +211,10 @@ def test_every_method_refuses_every_out_of_range_value_at_every_door(tmp_path):
     (lambda: load_dataset("no-such-data"), "Unknown dataset 'no-such-data'"),
     (lambda: load_dataset("moons", n_samples=-5), "n_samples must be >= 2"),
     (lambda: load_dataset("moons", colour="red"), "Unknown option 'colour'"),
-    (lambda: runs.validate_config({"dataset": "moons"}), "needs a method"),
-    (lambda: runs.validate_config(["moons", "dgg"]), "must be a dict"),
-    (lambda: runs.validate_config({**MOONS, "method": "dgg", "params": [1]}), "must be dicts"),
-    (lambda: runs.validate_config({"dataset": " ", "method": "dgg"}), "needs a dataset"),
+    (lambda: validate_config({"dataset": "moons"}), "needs a method"),
+    (lambda: validate_config(["moons", "dgg"]), "must be a dict"),
+    (lambda: validate_config({**MOONS, "method": "dgg", "params": [1]}), "must be dicts"),
+    (lambda: validate_config({"dataset": " ", "method": "dgg"}), "needs a dataset"),
     (lambda: create_method("dgg", n_neighbors=300).check_input(np.zeros((300, 2))), "smaller than the number"),
     (lambda: create_method("vade", n_clusters=5).check_input(np.zeros((3, 2))), "n_clusters must be <="),
     (lambda: create_method("vade").check_input([[1, 2], [3]]), "rows of different lengths"),
@@ -230,16 +232,16 @@ def test_python_api_bad_input_is_a_clear_input_error(call, message):
 @pytest.mark.parametrize("sizes", ["-3,4", "8,0"])
 def test_layer_sizes_must_be_positive(sizes):
     with pytest.raises(InputError, match="hidden_dims"):
-        runs.validate_config({**MOONS, "method": "vade", "params": {"hidden_dims": sizes}})
+        validate_config({**MOONS, "method": "vade", "params": {"hidden_dims": sizes}})
 
 
 def test_a_single_class_file_trains_but_says_its_scores_mean_nothing(tmp_path):
     data = tmp_path / "one_class.csv"
     rng = np.random.default_rng(1)
     data.write_text("a,b,label\n" + "".join(f"{a:.4f},{b:.4f},0\n" for a, b in rng.normal(size=(60, 2))))
-    run_dir = runs.create_run(tmp_path / "runs", {"dataset": "file", "dataset_options": {"path": str(data)},
-                                                  "method": "vade", "params": TINY})
-    result = runs.execute_run(run_dir)
+    run = store.create_run(tmp_path / "runs", {"dataset": "file", "dataset_options": {"path": str(data)},
+                                               "method": "vade", "params": TINY})
+    result = store.execute_run(run.path)
     assert result["state"] == "finished"
     assert "single class" in result["warnings"][0]
 
@@ -460,31 +462,31 @@ def test_upload_widget_states_its_limit_refuses_bad_files_and_keeps_good_ones(ap
     at.button(key="train.start").click().run()
     try:
         assert_clean(at)
-        listed = runs.list_runs(app_env)
-        assert len(listed) == 1 and listed[0]["config"]["dataset_options"]["path"] == str(stored)
+        listed = store.list_runs(app_env)
+        assert len(listed) == 1 and listed[0].config["dataset_options"]["path"] == str(stored)
     finally:
-        for run in runs.list_runs(app_env):
-            if run["state"] in runs.ACTIVE_STATES:
-                jobs.stop(run["path"], grace=0.0, wait=True)
+        for run in store.list_runs(app_env):
+            if run.active:
+                jobs.stop(run.path, grace=0.0, wait=True)
 
 
 def test_the_stated_upload_limit_is_the_servers():
     config = (REPO / ".streamlit" / "config.toml").read_text()
     match = re.search(r"^maxUploadSize\s*=\s*(\d+)", config, re.MULTILINE)
-    from pages import common
+    from deepclust_core import settings  # what the app's uploader states when DEEPCLUST_MAX_UPLOAD_MB is unset
 
-    assert match and int(match.group(1)) == common.DEFAULT_MAX_UPLOAD_MB
+    assert match and int(match.group(1)) == settings.DEFAULT_MAX_UPLOAD_MB
 
 
 # ------------------------------------------------------------------------------------ faults mid-run
 
 def test_nan_loss_fails_the_run_with_a_reason_and_keeps_what_came_before(tmp_path):
-    run_dir = runs.create_run(tmp_path, vade_config(lr=1e30, cache_pretrained=False))
-    result = runs.execute_run(run_dir)
-    run = runs.load_run(run_dir)
-    assert result["state"] == run["state"] == "failed"
-    assert "diverged" in run["reason"] and "lower lr" in run["reason"] and "\n" not in run["reason"]
-    assert [r["phase"] for r in runs.read_metrics(run_dir)] == ["pretrain", "pretrain"]  # earlier epochs kept
+    run_dir = store.create_run(tmp_path, vade_config(lr=1e30, cache_pretrained=False)).path
+    result = store.execute_run(run_dir)
+    run = store.load_run(run_dir)
+    assert result["state"] == run.state == "failed"
+    assert "diverged" in run.reason and "lower lr" in run.reason and "\n" not in run.reason
+    assert [r["phase"] for r in store.read_metrics(run_dir)] == ["pretrain", "pretrain"]  # earlier epochs kept
     assert json.loads((run_dir / "result.json").read_text())["acc"] is None
     assert leftovers(tmp_path) == []
 
@@ -500,44 +502,44 @@ def test_disk_full_while_writing_a_snapshot(tmp_path, monkeypatch):
         written.append(int(arrays_.get("epoch", -1)))
         return real(stream, **arrays_)
 
-    monkeypatch.setattr(runs.np, "savez_compressed", fill_the_disk)
-    run_dir = runs.create_run(tmp_path, vade_config(epochs=3))
-    result = runs.execute_run(run_dir)
-    run = runs.load_run(run_dir)
-    assert result["state"] == run["state"] == "failed"
-    assert run["reason"].startswith("disk full")
-    assert runs.list_snapshots(run_dir) == [1] and runs.load_snapshot(run_dir, 1)["latent"].shape == (300, 2)
-    assert [r["epoch"] for r in runs.read_metrics(run_dir) if r["phase"] == "train"] == [1, 2]
+    monkeypatch.setattr(fileio.np, "savez_compressed", fill_the_disk)
+    run_dir = store.create_run(tmp_path, vade_config(epochs=3)).path
+    result = store.execute_run(run_dir)
+    run = store.load_run(run_dir)
+    assert result["state"] == run.state == "failed"
+    assert run.reason.startswith("disk full")
+    assert store.list_snapshots(run_dir) == [1] and store.load_snapshot(run_dir, 1)["latent"].shape == (300, 2)
+    assert [r["epoch"] for r in store.read_metrics(run_dir) if r["phase"] == "train"] == [1, 2]
     assert leftovers(tmp_path) == []  # the half-written snapshot was removed
     assert "No space left" in (run_dir / "log.txt").read_text()
 
 
 def test_disk_full_when_a_run_is_created_leaves_no_half_run(tmp_path, monkeypatch):
-    real = runs.write_json
+    real = fileio.write_json
 
     def full_at_status(path, payload):
         if Path(path).name == "status.json":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, payload)
 
-    monkeypatch.setattr(runs, "write_json", full_at_status)
+    monkeypatch.setattr(fileio, "write_json", full_at_status)
     with pytest.raises(DeepClustError, match="disk full"):
         jobs.submit(tmp_path, vade_config())
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
 
 
 def test_disk_full_while_recording_the_end_still_records_the_state(tmp_path, monkeypatch):
-    run_dir = runs.create_run(tmp_path, vade_config(lr=1e30))
-    real = runs.write_json
+    run_dir = store.create_run(tmp_path, vade_config(lr=1e30)).path
+    real = fileio.write_json
 
     def result_does_not_fit(path, payload):
         if Path(path).name == "result.json":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, payload)
 
-    monkeypatch.setattr(runs, "write_json", result_does_not_fit)
-    assert runs.execute_run(run_dir)["state"] == "failed"
-    assert runs.load_run(run_dir)["state"] == "failed" and "diverged" in runs.load_run(run_dir)["reason"]
+    monkeypatch.setattr(fileio, "write_json", result_does_not_fit)
+    assert store.execute_run(run_dir)["state"] == "failed"
+    assert store.load_run(run_dir).state == "failed" and "diverged" in store.load_run(run_dir).reason
 
 
 def _race(worker, n_threads=4):
@@ -559,12 +561,12 @@ def _race(worker, n_threads=4):
 
 def test_concurrent_writers_of_the_same_file_never_collide(tmp_path):
     """The app writes from one thread per session, and runs that share a pretrained model save it at once."""
-    status = runs.create_run(tmp_path, vade_config()) / "status.json"
-    assert _race(lambda: [runs.write_json(status, {"state": "queued", "i": i}) for i in range(200)]) == []
+    status = store.create_run(tmp_path, vade_config()).folder.status
+    assert _race(lambda: [fileio.write_json(status, {"state": "queued", "i": i}) for i in range(200)]) == []
     assert json.loads(status.read_text())["state"] == "queued"
     cache = tmp_path / "cache.npz"
-    assert _race(lambda: [runs.save_npz(cache, coords=np.zeros((50, 2))) for _ in range(50)]) == []
-    assert runs.load_npz(cache)["coords"].shape == (50, 2)
+    assert _race(lambda: [fileio.save_npz(cache, coords=np.zeros((50, 2))) for _ in range(50)]) == []
+    assert fileio.load_npz(cache)["coords"].shape == (50, 2)
     model, pretrained = dnn.Autoencoder(2, (8, 8), 2), tmp_path / "pretrained" / "key.pt"
     assert _race(lambda: [dnn.save_pretrained(pretrained, model, {"i": i}) for i in range(100)], 2) == []
     assert dnn.load_pretrained(pretrained, model) is not None
@@ -586,16 +588,16 @@ def test_two_sessions_reaping_workers_at_once(monkeypatch):
 
 
 def test_a_run_that_ends_while_it_is_checked_is_not_called_dead(tmp_path, monkeypatch):
-    run_dir = runs.create_run(tmp_path, vade_config())
-    runs.update_status(run_dir, state="running", pid=999_999_999)
+    run_dir = store.create_run(tmp_path, vade_config()).path
+    fileio.write_json(store.RunFolder(run_dir).status, {"state": "running", "pid": 999_999_999})
 
     def worker_finishes_then_exits(pid, start_time=None):
-        runs.update_status(run_dir, state="finished", finished=time.time())  # its last write before exiting
+        run_states.mark_ended(run_dir, "finished")  # its last write before exiting
         return False
 
-    monkeypatch.setattr(runs, "pid_alive", worker_finishes_then_exits)
-    assert runs.reconcile(tmp_path) == []
-    assert runs.load_run(run_dir)["state"] == "finished"
+    monkeypatch.setattr(run_states, "pid_alive", worker_finishes_then_exits)
+    assert store.reconcile(tmp_path) == []
+    assert store.load_run(run_dir).state == "finished"
 
 
 @pytest.fixture
@@ -629,17 +631,19 @@ def test_server_restart_repairs_the_run_list(tmp_path, monkeypatch, finished_run
                          ("starting", {"state": "running", "pid": None, "scheduled": time.time()}),
                          ("queued-1", {"state": "queued"}), ("queued-2", {"state": "queued"}),
                          ("stopped", {"state": "stopped", "reason": "stopped on request"})]:
-        made[name] = runs.create_run(runs_dir, vade_config())
-        runs.update_status(made[name], **status)
+        run = store.create_run(runs_dir, vade_config())
+        fileio.write_json(run.folder.status, {**run.status, **status})  # what the server left on disk
+        made[name] = run.path
         time.sleep(0.002)  # distinct creation times: the queue is oldest first
     started = jobs.startup(runs_dir)  # what the app does when the server comes back
-    states = {name: runs.load_run(path)["state"] for name, path in made.items()}
+    states = {name: run_states.read_status(path)["state"] for name, path in made.items()}  # recorded on disk
     assert states == {"crashed": "failed", "never-started": "failed", "starting": "running",
                       "queued-1": "running", "queued-2": "queued", "stopped": "stopped"}
+    assert {name: store.load_run(path).state for name, path in made.items()} == states
     assert started == [made["queued-1"].name]  # two slots: the starting run holds one
-    assert runs.load_run(made["crashed"])["reason"] == "worker process died"
-    before = runs.load_run(finished)
-    assert before["state"] == "finished" and before["result"]["acc"] is not None
+    assert store.load_run(made["crashed"]).reason == "worker process died"
+    before = store.load_run(finished)
+    assert before.state == "finished" and before.result["acc"] is not None
     assert jobs.startup(runs_dir) == []  # a second restart changes nothing
     # The app itself starts on this folder (and on every page), with a damaged run added.
     (runs_dir / "20240101-000000-000-garbage").mkdir()
@@ -653,8 +657,8 @@ def test_server_restart_repairs_the_run_list(tmp_path, monkeypatch, finished_run
     frame = at.dataframe[0].value.set_index("id")
     assert len(frame) == 8 and frame.loc[finished.name, "state"] == "finished"
     assert frame.loc[made["crashed"].name, "reason"] == "worker process died"
-    np.testing.assert_array_equal(runs.load_artifact(finished, "labels")["labels"],
-                                  runs.load_artifact(finished_run, "labels")["labels"])
+    np.testing.assert_array_equal(store.load_artifact(finished, "labels")["labels"],
+                                  store.load_artifact(finished_run, "labels")["labels"])
 
 
 # --------------------------------------------------------------------------------- damaged run folders
@@ -683,7 +687,7 @@ def _damage(runs_dir, source):
     with open(target / "metrics.jsonl", "ab") as stream:
         stream.write(b'[1, 2]\n"text"\n\xff\xfe garbage\n{"phase": "train", "epoch": 4, "lo')
     target = copy("traversals-keys")
-    runs.save_npz(target / "traversals.npz", paths=np.zeros((2, 1, 15, 2)))  # readable, keys missing
+    fileio.save_npz(target / "traversals.npz", paths=np.zeros((2, 1, 15, 2)))  # readable, keys missing
     copy("garbage-status").joinpath("status.json").write_bytes(b"\x00\xff{{{")
     copy("empty-status").joinpath("status.json").write_bytes(b"")
     copy("list-status").joinpath("status.json").write_text("[]")
@@ -720,19 +724,21 @@ def test_damaged_run_folders_are_listed_and_every_page_still_works(tmp_path, mon
     good = runs_dir / "20250101-000000-000-good"
     shutil.copytree(finished_run, good)
     damaged = _damage(runs_dir, finished_run)
-    listed = {run["id"]: run for run in runs.list_runs(runs_dir)}
+    listed = {run.id: run for run in store.list_runs(runs_dir)}
     assert set(listed) == set(damaged.values()) | {good.name}
     for name in ("garbage-status", "empty-status", "list-status", "no-config"):
         run = listed[damaged[name]]
-        assert run["state"] == "broken" and run["reason"], name
+        assert run.state == "broken" and run.reason, name
+    assert "damaged" in listed[damaged["garbage-status"]].reason
     for name in ("trunc-snapshots", "trunc-artifacts", "trunc-metrics", "odd-fields", "dirs-for-files",
                  "result-list", "half-written", "traversals-keys"):
-        assert listed[damaged[name]]["state"] == "finished", name
-    assert listed[damaged["trunc-metrics"]]["id"] and len(runs.read_metrics(runs_dir / damaged["trunc-metrics"])) \
-        == len(runs.read_metrics(good))
-    assert listed[damaged["odd-fields"]]["created"] is None and listed[damaged["odd-fields"]]["reason"] == "['x']"
-    assert runs.reconcile(runs_dir) == [] and jobs.schedule(runs_dir) == []
-    assert listed[good.name]["result"]["acc"] is not None  # the finished run is untouched
+        assert listed[damaged[name]].state == "finished", name
+    assert listed[damaged["trunc-metrics"]].id and len(store.read_metrics(runs_dir / damaged["trunc-metrics"])) \
+        == len(store.read_metrics(good))
+    assert listed[damaged["odd-fields"]].created is None and listed[damaged["odd-fields"]].reason == "['x']"
+    assert listed[damaged["odd-fields"]].progress == {}
+    assert store.reconcile(runs_dir) == [] and jobs.schedule(runs_dir) == []
+    assert listed[good.name].result["acc"] is not None  # the finished run is untouched
     monkeypatch.setenv("DEEPCLUST_RUNS", str(runs_dir))
     for page in PAGES:  # every page starts on this folder
         assert_clean(open_page(new_app(), page))
@@ -761,9 +767,9 @@ UNSAFE = [  # (pattern, what it is); a call's arguments may span lines
 
 
 def test_no_code_path_unpickles_untrusted_files():
-    """Only NumpyOnlyUnpickler (datasets.py), which builds NumPy arrays and nothing else, reads pickles."""
+    """Only NumpyOnlyUnpickler (datasets/readers.py), which builds NumPy arrays and nothing else, reads pickles."""
     sources = [*sorted((REPO / "deepclust_core").rglob("*.py")), REPO / "app.py",
-               *sorted((REPO / "pages").glob("*.py"))]
+               *sorted((REPO / "pages").rglob("*.py"))]
     found = []
     for source in sources:
         text = source.read_text()
@@ -773,27 +779,27 @@ def test_no_code_path_unpickles_untrusted_files():
                 found.append(f"{source.relative_to(REPO)}:{line}: {what}: {text.splitlines()[line - 1].strip()}")
     assert found == [], "\n".join(found)
     unpicklers = [s for s in sources if re.search(r"\bUnpickler\b", s.read_text())]
-    assert unpicklers == [REPO / "deepclust_core" / "datasets.py"]
-    assert "refusing to unpickle" in (REPO / "deepclust_core" / "datasets.py").read_text()
+    assert unpicklers == [REPO / "deepclust_core" / "datasets" / "readers.py"]
+    assert "refusing to unpickle" in (REPO / "deepclust_core" / "datasets" / "readers.py").read_text()
 
 
 def test_symlinks_and_odd_names_cannot_lead_out_of_the_runs_folder(tmp_path, finished_run):
     runs_dir, outside = tmp_path / "runs", tmp_path / "elsewhere"
     runs_dir.mkdir()
-    victim = runs.create_run(outside, vade_config())  # a queued run outside the runs folder
+    victim = store.create_run(outside, vade_config()).path  # a queued run outside the runs folder
     (runs_dir / "20240101-000000-000-link").symlink_to(victim, target_is_directory=True)
     (runs_dir / "20240101-000000-000-linkfile").symlink_to(tmp_path / "missing")
     (runs_dir / ".uploads").mkdir()
     (runs_dir / "not a run id").mkdir()
-    assert runs.list_runs(runs_dir) == []
-    assert jobs.schedule(runs_dir) == [] and runs.reconcile(runs_dir) == []
+    assert store.list_runs(runs_dir) == []
+    assert jobs.schedule(runs_dir) == [] and store.reconcile(runs_dir) == []
     for run_id in ("20240101-000000-000-link", "../elsewhere/" + victim.name, str(victim), ".uploads", "..",
                    "a\x00b", "~root"):
         with pytest.raises(InputError):
-            runs.delete_run(runs_dir, run_id)
-    assert runs.load_run(victim)["state"] == "queued" and (victim / "config.json").is_file()
+            store.delete_run(runs_dir, run_id)
+    assert store.load_run(victim).state == "queued" and (victim / "config.json").is_file()
     with pytest.raises(InputError, match="Unknown run artifact"):
-        runs.load_artifact(finished_run, "../../config")
+        store.load_artifact(finished_run, "../../config")
 
 
 def test_a_classroom_server_reads_no_typed_paths(app_env, monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""AE+GMM: a GaussianMixture on the latent means of the pretrained autoencoder (DESIGN.md §4).
+"""AE+GMM: a GaussianMixture on the latent means of the pretrained autoencoder (docs/METHODS.md §4).
 
 The baseline the VaDE and DGG papers report as "AE+GMM". There is no training after pretraining:
 the autoencoder is the shared, cached one (same data, architecture, seed and schedule as VaDE and

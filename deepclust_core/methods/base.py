@@ -7,12 +7,11 @@ own parameters, initialisation, per-batch loss and prediction.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch

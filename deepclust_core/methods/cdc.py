@@ -1,5 +1,5 @@
 """CDC, after Trinh & Pham, "Learning discriminative representations for deep clustering"
-(DESIGN.md §4; reported ACC: Reuters-10K 83.9 median, Fashion-MNIST 66.0).
+(docs/METHODS.md §4; reported ACC: Reuters-10K 83.9 median, Fashion-MNIST 66.0).
 
 What the description fixes, implemented as stated:
 

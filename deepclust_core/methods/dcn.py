@@ -1,5 +1,5 @@
 """DCN (Yang, Fu, Sidiropoulos, Hong 2017) and DKM (Fard, Thonet, Gaussier 2020): an autoencoder
-plus a k-means loss in its latent space (DESIGN.md §4).
+plus a k-means loss in its latent space (docs/METHODS.md §4).
 
 DCN: L = L_r + (λ/2)·||z_i - m_{s_i}||² with hard assignments s_i and centres m_k that are not
 trained by gradient but updated alternately, per minibatch, as in the paper's Algorithm 1:

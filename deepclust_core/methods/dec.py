@@ -1,4 +1,4 @@
-"""DEC (Xie, Girshick, Farhadi 2016) and IDEC (Guo, Gao, Liu, Yin 2017). See DESIGN.md §4.
+"""DEC (Xie, Girshick, Farhadi 2016) and IDEC (Guo, Gao, Liu, Yin 2017). See docs/METHODS.md §4.
 
 DEC: after pretraining the autoencoder, k-means on mu(X) (``kmeans_restarts`` restarts) gives the
 cluster centres m_j; the encoder and the centres are then trained to minimise KL(P || Q), where

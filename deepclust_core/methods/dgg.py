@@ -1,4 +1,4 @@
-"""DGG (Yang, Cheung, Li, Fang, ICCV 2019): VaDE plus a similarity graph. See DESIGN.md §3.
+"""DGG (Yang, Cheung, Li, Fang, ICCV 2019): VaDE plus a similarity graph. See docs/METHODS.md §3.
 
 objective_i = (1 - α) L(x_i) + α Σ_j w_ij L(x_i, x_j), α = ``neighbor_weight`` (paper: ½).
 
@@ -23,13 +23,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
 from .. import graph as dgraph
 from .. import nn as dnn
 from ..errors import InputError
-from ..metrics import cluster_acc
+from ..metrics import cluster_acc, match_labels
 from ..params import param
 from ..validation import check_neighbors
 from .base import register_method
@@ -124,7 +123,7 @@ class DGG(VaDE):
         km = KMeans(n_clusters=self.n_clusters, n_init=10, random_state=self.random_state).fit(mu_np)
         overlap = np.zeros((self.n_clusters, self.n_clusters))
         np.add.at(overlap, (km.labels_, self.init_labels_), 1)
-        rows, cols = linear_sum_assignment(overlap, maximize=True)
+        rows, cols = match_labels(overlap)
         mapping = np.empty(self.n_clusters, dtype=np.int64)
         mapping[rows] = cols
         self.kmeans_labels_ = mapping[km.labels_]

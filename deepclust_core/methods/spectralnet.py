@@ -1,6 +1,6 @@
 """SpectralNet (Shaham et al. 2018) and its RSM variant ("Robust deep spectral clustering"): learn a
 map y = F(x) minimising Σ_ij W_ij ||y_i - y_j||² under an orthogonality constraint, then k-means on
-y (DESIGN.md §4).
+y (docs/METHODS.md §4).
 
 - Affinity W, per minibatch: the ``n_neighbors`` nearest neighbours of each sample within the batch
   (``deepclust_core.graph.knn``), Gaussian weights exp(-d²/(2σ²)) with σ the batch median of the

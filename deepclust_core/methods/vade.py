@@ -1,4 +1,4 @@
-"""VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See DESIGN.md §2."""
+"""VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See docs/METHODS.md §2."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 
 from .. import graph as dgraph
 from .. import nn as dnn
-from .. import runs
+from .. import fileio
 from ..metrics import evaluate
 from .base import DeepClusterer, register_method
 from ..params import param
@@ -99,12 +99,12 @@ class VaDE(DeepClusterer):
         path = ae_path.with_name(f"{self.pretrain_key_}.umap-{self.n_clusters}-{self.umap_neighbors}-"
                                  f"{self.umap_metric}-{self.random_state}.npz")
         cached = self.cache_pretrained and ae_path.exists()  # the weights in use are that file's
-        embedding = (runs.load_npz(path) or {}).get("embedding") if cached else None
+        embedding = (fileio.load_npz(path) or {}).get("embedding") if cached else None
         if embedding is None or embedding.shape != shape:
             embedding = dgraph.umap_embedding(encoded, self.n_clusters, self.umap_neighbors, self.random_state,
                                               self.umap_metric)
             if cached:
-                runs.save_npz(path, embedding=embedding)
+                fileio.save_npz(path, embedding=embedding)
         self.umap_embedding_ = embedding
         return embedding
 

@@ -1,0 +1,104 @@
+"""The sidebar set-up, drawn by app.py on every rerun so it is the same on every page: a preset, the dataset
+and its options (with the uploader for "file"), the method and its typed parameters, the seed. Returns the
+validated run config (checked with the data where that is cheap) and mirrors it in the URL."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import streamlit as st
+
+from deepclust_core import DeepClustError, InputError, list_datasets, list_methods
+from deepclust_core import config as dconfig
+from deepclust_core.params import ParamSpec
+
+from .form import check_with_data, dataset_summary, fill_form
+from .presets import apply_preset, presets
+from .session import KEY_DATASET, KEY_DEFAULTS_FOR, KEY_METHOD, KEY_SEED, KEY_URL_DONE, KEY_URL_WARNINGS
+from .session import option_key, param_key
+from .uploads import server_path_refused, upload_widget
+from .url import load_from_url, sync_to_url
+from .widgets import from_widget, render_widget
+
+
+def _read(spec: ParamSpec, key: str, errors: List[str], prefix: str = "") -> Any:
+    raw = render_widget(spec, key)
+    try:
+        return from_widget(spec, raw)
+    except InputError as exc:
+        errors.append(f"{prefix}{exc}")
+        return None
+
+
+def _preset_chooser() -> None:
+    available = presets()
+    choice = st.selectbox("Preset", available.names, key="cfg.preset", index=None, placeholder="Choose a preset…")
+    if choice:
+        st.caption(available.get(choice).why)
+        st.button("Apply preset", on_click=apply_preset, args=(choice,), key="cfg.apply_preset")
+
+
+def _options(dataset: str, errors: List[str]) -> Dict[str, Any]:
+    options = {}
+    with st.expander("Data options", expanded=dataset == "file"):
+        if dataset == "file":
+            upload_widget(errors)
+        for name, spec in dconfig.dataset_specs(dataset).items():
+            options[name] = _read(spec, option_key(dataset, name), errors, prefix=f"{dataset} ")
+    path_error = server_path_refused(options.get("path"))
+    if path_error:
+        errors.append(path_error)
+    return options
+
+
+def _params(method: str, errors: List[str]) -> Dict[str, Any]:
+    params: Dict[str, Any] = {}
+    specs = [s for s in dconfig.method_specs(method).values() if s.name != "random_state"]
+    with st.expander(f"{method} parameters", expanded=True):
+        for spec in [s for s in specs if not s.advanced]:
+            params[spec.name] = _read(spec, param_key(method, spec.name), errors)
+    advanced = [s for s in specs if s.advanced]
+    if advanced:
+        with st.expander("Advanced parameters"):
+            for spec in advanced:
+                params[spec.name] = _read(spec, param_key(method, spec.name), errors)
+    return params
+
+
+def sidebar_config() -> Optional[Dict[str, Any]]:
+    """Draw the set-up in the sidebar and return the run config, or None (errors shown) when invalid."""
+    state = st.session_state
+    if not state.get(KEY_URL_DONE):
+        load_from_url()
+    errors: List[str] = []
+    with st.sidebar:
+        st.subheader("Set-up")
+        for warning in state.get(KEY_URL_WARNINGS) or []:
+            st.warning(f"Ignored from the link: {warning}")
+        _preset_chooser()
+        dataset = st.selectbox("Dataset", list_datasets(), key=KEY_DATASET)
+        st.caption(dataset_summary(dataset))
+        method = st.selectbox("Method", list_methods(), key=KEY_METHOD,
+                              help="Every registered method; its form is built from its typed parameters.")
+        # a new combination starts from its recipe; otherwise only widgets not drawn yet are filled
+        fill_form(dataset, method, only_missing=state.get(KEY_DEFAULTS_FOR) == (dataset, method))
+        seed = st.number_input("Seed", min_value=0, step=1, key=KEY_SEED,
+                               help="random_state of the method: weights, batches, neighbour sampling.")
+        options = _options(dataset, errors)
+        params = _params(method, errors)
+        for error in errors:
+            st.error(error)
+    if errors:
+        return None
+    if dataset == "file" and not options.get("path"):
+        st.sidebar.info("Upload a data file, or type the path of one on the server, to use the 'file' dataset.")
+        return None
+    params["random_state"] = int(seed)
+    config = {"dataset": dataset, "dataset_options": options, "method": method, "params": params}
+    try:
+        config = dconfig.validate_config(config)
+        check_with_data(config)
+    except DeepClustError as exc:
+        st.sidebar.error(str(exc))
+        return None
+    sync_to_url(config)
+    return config
