@@ -17,6 +17,7 @@ from deepclust_core import create_method, list_methods
 from deepclust_core.cli import main
 from deepclust_core.methods.base import METHODS, BaseClusterer, _CallbackList, register_method
 from deepclust_core.params import param
+from test_app import APP, _navigation_mode  # noqa: F401  (fixture: the app's navigation mode in AppTest)
 
 NAME = "quantile_split"
 
@@ -74,3 +75,19 @@ def test_compare_runs_it(example_method):
     mine = [row for row in rows if row["method"] == NAME]
     assert len(mine) == 2 and all(not row["error"] and row["acc"] >= 0.5 for row in mine)
     assert mine[0]["acc"] == mine[1]["acc"]  # deterministic: the seed changes nothing here
+
+
+def test_the_app_form_offers_it(example_method, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DEEPCLUST_RUNS", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert NAME in at.selectbox(key="cfg.method").options
+    at.selectbox(key="cfg.method").set_value(NAME).run()
+    assert not at.exception
+    field = at.number_input(key=f"p.{NAME}.feature")
+    assert field.value == 0 and "quantiles cut the data" in field.help
+    field.set_value(1).run()
+    assert at.session_state["config"]["method"] == NAME
+    assert at.session_state["config"]["params"]["feature"] == 1
