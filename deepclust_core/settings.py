@@ -11,9 +11,20 @@ variable                    meaning                                             
 ``DEEPCLUST_CACHE``         root of the pretrained-autoencoder cache              ``~/.cache/deepclust``
 ``DEEPCLUST_OFFLINE``       never download anything (boolean)                     off
 ``DEEPCLUST_MAX_JOBS``      runs that train at once on this machine (>= 1)        1
-``DEEPCLUST_SERVER_PATHS``  the app may read data files by server path (boolean)  on
+``DEEPCLUST_SERVER_PATHS``  the app may read data files by server path (boolean)  off
 ``DEEPCLUST_MAX_UPLOAD_MB`` largest upload the app accepts, in MB                 200
+``DEEPCLUST_MAX_DATA_MB``   largest data a user file may hold once decompressed   1000
+                            (checked from its headers before loading), in MB
+``DEEPCLUST_MAX_CELLS``     most values (rows x columns) a user file may hold     100,000,000
+``DEEPCLUST_MAX_NETWORK``   widest hidden layer of a network (units)              20,000
+``DEEPCLUST_MAX_GROUP``     most runs one click may queue (Compare, Ablation)     100
+``DEEPCLUST_MAX_ECHO``      longest typed value repeated in a message (chars)     40
 ==========================  ===================================================  ========================
+
+Server paths are off by default: a shared classroom server reads data files only from its uploads folder
+unless the person who starts it sets ``DEEPCLUST_SERVER_PATHS=1`` (the CLI and the Python API read any path
+they are given). Messages never repeat a data file's contents, and a value a user typed is shown cut to
+``DEEPCLUST_MAX_ECHO`` characters (:func:`echo`).
 
 Booleans accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); an empty or unset variable means the
 default. A value that cannot be parsed raises :class:`~deepclust_core.errors.InputError` naming the variable.
@@ -33,9 +44,19 @@ OFFLINE_ENV = "DEEPCLUST_OFFLINE"
 MAX_JOBS_ENV = "DEEPCLUST_MAX_JOBS"
 SERVER_PATHS_ENV = "DEEPCLUST_SERVER_PATHS"
 MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
+MAX_DATA_ENV = "DEEPCLUST_MAX_DATA_MB"
+MAX_CELLS_ENV = "DEEPCLUST_MAX_CELLS"
+MAX_NETWORK_ENV = "DEEPCLUST_MAX_NETWORK"
+MAX_GROUP_ENV = "DEEPCLUST_MAX_GROUP"
+MAX_ECHO_ENV = "DEEPCLUST_MAX_ECHO"
 
 DEFAULT_MAX_JOBS = 1
 DEFAULT_MAX_UPLOAD_MB = 200.0  # keep equal to server.maxUploadSize in .streamlit/config.toml
+DEFAULT_MAX_DATA_MB = 1000.0  # MNIST's 70,000 x 784 is 55 MB as uint8, 220 MB as float32
+DEFAULT_MAX_CELLS = 100_000_000
+DEFAULT_MAX_NETWORK = 20_000  # the papers' widest layer is 2,000
+DEFAULT_MAX_GROUP = 100
+DEFAULT_MAX_ECHO = 40
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -123,9 +144,50 @@ def max_jobs() -> int:
 
 def server_paths_allowed() -> bool:
     """``$DEEPCLUST_SERVER_PATHS``: whether the app may read a data file by a path typed in the sidebar."""
-    return env_bool(SERVER_PATHS_ENV, True)
+    return env_bool(SERVER_PATHS_ENV, False)
 
 
 def max_upload_mb() -> float:
     """``$DEEPCLUST_MAX_UPLOAD_MB``, else 200."""
     return env_float(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB, low=0.0)
+
+
+def max_data_mb() -> float:
+    """``$DEEPCLUST_MAX_DATA_MB``: the largest decompressed data (as float32) a user file may hold, else 2000."""
+    return env_float(MAX_DATA_ENV, DEFAULT_MAX_DATA_MB, low=0.0)
+
+
+def max_cells() -> int:
+    """``$DEEPCLUST_MAX_CELLS``: the most values (rows x columns) a user file may hold, else 100,000,000."""
+    return env_int(MAX_CELLS_ENV, DEFAULT_MAX_CELLS, low=1)
+
+
+def max_network() -> int:
+    """``$DEEPCLUST_MAX_NETWORK``: the most units of one hidden layer, else 20,000."""
+    return env_int(MAX_NETWORK_ENV, DEFAULT_MAX_NETWORK, low=1)
+
+
+def max_group() -> int:
+    """``$DEEPCLUST_MAX_GROUP``: the most runs one click (a comparison, a sweep) may queue, else 100."""
+    return env_int(MAX_GROUP_ENV, DEFAULT_MAX_GROUP, low=1)
+
+
+def max_echo() -> int:
+    """``$DEEPCLUST_MAX_ECHO``: the longest value a message repeats, in characters, else 40."""
+    return env_int(MAX_ECHO_ENV, DEFAULT_MAX_ECHO, low=8)
+
+
+def echo(value) -> str:
+    """``repr(value)`` cut to :func:`max_echo` characters (with '…' and the full length when cut), for
+    repeating what a user typed in a message without letting it grow without bound. Never pass a file's
+    contents here: messages do not repeat them at all."""
+    try:
+        limit = max_echo()
+    except InputError:
+        limit = DEFAULT_MAX_ECHO
+    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value[:limit + 1])
+    if len(text) <= limit + 2:
+        return text
+    return f"{text[:limit]}… ({len(value) if isinstance(value, str) else len(text)} characters)"

@@ -16,10 +16,11 @@ from typing import Annotated, Any, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from .. import settings
 from ..errors import InputError
 from ..validation import check_features, check_labels, check_n_clusters, parses_as_number
 from .base import Dataset, register_dataset
-from .readers import _NPY_MAGIC, PathLike, _array, _read_npz, _starts_with
+from .readers import _NPY_MAGIC, PathLike, _array, _read_npz, _starts_with, check_data_size, npy_shape
 
 LABEL_COLUMN_NAMES = ("label", "labels", "y", "class", "target")
 USER_FILE_TYPES = (".npz", ".npy", ".csv", ".tsv")
@@ -41,6 +42,8 @@ def load_file(
     """
     if path is None:
         raise InputError("The 'file' dataset needs path=... (a .npz, .npy or .csv file).")
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"The 'file' dataset's path must be a file name; got a {type(path).__name__}.")
     x, y = read_user_file(path, label_column=label_column)
     if n_clusters is not None:
         n_clusters = check_n_clusters(n_clusters, len(x))
@@ -76,6 +79,8 @@ def read_user_file(
     In .npz/.npy files, uint8 arrays are taken as 8-bit pixels and divided by 255, and (N, H, W) arrays are
     flattened to (N, H·W). Pickled objects are refused: user files are never unpickled.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"A data file's path must be a file name; got a {type(path).__name__}.")
     file = Path(path).expanduser()
     suffix = file.suffix.lower()
     if not file.exists():
@@ -156,6 +161,7 @@ def _safe_file_name(name: str) -> str:
 def _read_plain_npy(file: Path) -> np.ndarray:
     if not _starts_with(file, (_NPY_MAGIC,)):
         raise InputError(f"{file.name} is not a .npy file (it lacks the NumPy file signature).")
+    check_data_size(file, [npy_shape(file)])
     try:
         return np.load(file, allow_pickle=False)
     except ValueError as exc:
@@ -167,10 +173,35 @@ def _read_plain_npy(file: Path) -> np.ndarray:
         raise InputError(f"{file.name} is corrupt or truncated: {type(exc).__name__}: {exc}") from None
 
 
+def _csv_shape(file: Path, separator: str) -> Tuple[int, int]:
+    """(lines, values in the widest of the first 64 lines), counted without parsing, for the size limits."""
+    separator_byte, width = separator.encode(), 0
+    with open(file, "rb") as stream:
+        for _, line in zip(range(64), stream):
+            width = max(width, line.count(separator_byte) + 1)
+        stream.seek(0)
+        lines, last = 0, b""
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+    return lines + (last not in (b"", b"\n")), width
+
+
+def _check_csv_size(file: Path, separator: str) -> None:
+    """The size limits of :func:`check_data_size` for a text table, before pandas reads it (pandas needs
+    several times the file's size in memory). Each value of a text file takes at least two bytes, so a file
+    whose smallest possible table is over a limit is refused before it is even counted."""
+    size = file.stat().st_size
+    if size // 2 * 8 > settings.max_data_mb() * 1e6 or size // 2 > settings.max_cells():
+        check_data_size(file, [((size // 2,), 8)])  # raises, with the limit that is hit
+    lines, width = _csv_shape(file, separator)
+    check_data_size(file, [((lines, width), 8)])  # pandas reads float64
+
+
 def _read_csv(file: Path, separator: str, label_column: Union[str, int, None]) -> Tuple[Any, Optional[Any]]:
     with open(file, "rb") as stream:
         if b"\x00" in stream.read(8192):
             raise InputError(f"{file.name} looks like a binary file, not {file.suffix.lower()} text.")
+    _check_csv_size(file, separator)
     try:
         first_rows = pd.read_csv(file, sep=separator, header=None, nrows=2, dtype=str, na_filter=False,
                                  skipinitialspace=True)
@@ -180,11 +211,11 @@ def _read_csv(file: Path, separator: str, label_column: Union[str, int, None]) -
         raise InputError(f"{file.name} has no data.") from None
     except pd.errors.ParserError as exc:
         raise InputError(f"{file.name} is not a regular table (do all rows have the same number of values?): "
-                         f"{str(exc).strip()}") from None
+                         f"{_parser_detail(exc)}") from None
     except UnicodeDecodeError:
         raise InputError(f"{file.name} is not UTF-8 text; save it as a UTF-8 CSV.") from None
     except Exception as exc:  # pandas reports other malformed input with many exception types
-        raise InputError(f"Cannot read {file.name} as CSV: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"Cannot read {file.name} as CSV ({type(exc).__name__}).") from None
     if table.empty:
         raise InputError(f"{file.name} has a header but no data rows.")
 
@@ -200,9 +231,10 @@ def _read_csv(file: Path, separator: str, label_column: Union[str, int, None]) -
                 continue
             row = int(not_numbers[0])
             hint = " (is the separator ';'?)" if separator == "," and ";" in str(column.iloc[row]) else ""
-            raise InputError(
-                f"{file.name} has a non-numeric value {column.iloc[row]!r} on line {row + first_line}, column "
-                f"{_column_name(name)}{hint}; only the label column may hold text (set label_column if this is it)."
+            raise InputError(  # the value itself is never repeated: messages do not echo a file's contents
+                f"{file.name} has a non-numeric value on line {row + first_line}, column "
+                f"{_column_name(table, name)}{hint}; only the label column may hold text (set label_column "
+                "if this is it)."
             )
     missing = features.isna().to_numpy()
     if missing.any():
@@ -210,16 +242,24 @@ def _read_csv(file: Path, separator: str, label_column: Union[str, int, None]) -
         count = int(missing.sum())
         raise InputError(
             f"{file.name} has {count} empty or missing value{'s' if count > 1 else ''} (first on line "
-            f"{row + first_line}, column {_column_name(features.columns[column])}); a row with fewer values than "
+            f"{row + first_line}, column {_column_name(table, features.columns[column])}); a row with fewer values than "
             "the others shows up like this too. Fill or remove them."
         )
     labels = table[label_key].to_numpy() if label_key is not None else None
     return features.to_numpy(), labels
 
 
-def _column_name(column: Any) -> str:
-    """How to name a CSV column in a message: by its header text, or by its 0-based index without a header."""
-    return f"index {int(column)}" if isinstance(column, (int, np.integer)) else repr(str(column))
+def _parser_detail(exc: Exception) -> str:
+    """pandas' parser message when it only counts fields ("Expected 3 fields in line 5, saw 4"), else
+    nothing: a message never repeats the file's contents."""
+    match = re.search(r"Expected \d+ fields in line \d+, saw \d+", str(exc))
+    return match.group(0) if match else type(exc).__name__
+
+
+def _column_name(table: pd.DataFrame, column: Any) -> str:
+    """How to name a CSV column in a message: by its 0-based index (a header's text is the file's content,
+    which messages do not repeat)."""
+    return f"index {list(table.columns).index(column)}"
 
 
 def _looks_like_header(first_rows: pd.DataFrame) -> bool:
@@ -240,6 +280,5 @@ def _label_column(table: pd.DataFrame, label_column: Union[str, int, None], file
         return by_name[0]
     if str(label_column).lstrip("-").isdigit() and -len(columns) <= int(label_column) < len(columns):
         return columns[int(label_column)]
-    shown = ", ".join(map(repr, columns[:20])) + (", ..." if len(columns) > 20 else "")
-    raise InputError(f"{file.name} has no label column {label_column!r}; its columns: {shown} "
-                     f"(a 0-based index works too).")
+    raise InputError(f"{file.name} has no label column {settings.echo(str(label_column))}: give a column's "
+                     f"exact header or its 0-based index (the file has {len(columns)} columns).")

@@ -2,13 +2,16 @@
 read), the pickle-free .npz reader, file signatures, and finding a file or an array a user named."""
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
 import numpy as np
 
+from .. import settings
 from ..errors import DataUnavailableError, InputError
 
 PathLike = Union[str, os.PathLike]
@@ -65,10 +68,66 @@ def _starts_with(file: Path, signatures: Tuple[bytes, ...]) -> bool:
     return any(head.startswith(signature) for signature in signatures)
 
 
-def _read_npz(file: Path) -> Dict[str, np.ndarray]:
-    """All arrays of an .npz archive, without pickle; InputError when it is not a readable archive."""
+def check_data_size(file: Path, arrays) -> None:
+    """InputError when ``arrays`` ((shape, bytes per value) pairs) hold more values than
+    ``$DEEPCLUST_MAX_CELLS`` or more than ``$DEEPCLUST_MAX_DATA_MB`` once decompressed -- checked from the
+    arrays' headers before anything is decompressed."""
+    counts = [(math.prod(int(n) for n in shape), int(itemsize)) for shape, itemsize in arrays]
+    cells, size = sum(n for n, _ in counts), sum(n * itemsize for n, itemsize in counts)
+    max_cells, max_mb = settings.max_cells(), settings.max_data_mb()
+    if cells > max_cells:
+        raise InputError(f"{file.name} holds {cells:,} values; this server accepts at most {max_cells:,} "
+                         f"({settings.MAX_CELLS_ENV}).")
+    if size > max_mb * 1e6:
+        raise InputError(f"{file.name} holds {size / 1e6:,.0f} MB of data once decompressed; this server "
+                         f"accepts at most {max_mb:g} MB ({settings.MAX_DATA_ENV}).")
+
+
+def _npy_header(stream) -> Tuple[Tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a .npy header, without reading the data."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    return shape, dtype
+
+
+def npy_shape(file: Path) -> Tuple[Tuple[int, ...], int]:
+    """(shape, bytes per value) from a .npy file's header; InputError when the header cannot be read."""
+    try:
+        with open(file, "rb") as stream:
+            shape, dtype = _npy_header(stream)
+            return shape, dtype.itemsize
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{file.name} is corrupt or truncated: its header cannot be read "
+                         f"({type(exc).__name__}).") from None
+
+
+def npz_shapes(file: Path) -> Dict[str, Tuple[Tuple[int, ...], int]]:
+    """(shape, bytes per value) of every array of an .npz archive, from the headers of its members (only a few bytes of each
+    are decompressed); InputError when the archive or a header cannot be read."""
+    shapes = {}
+    try:
+        with zipfile.ZipFile(file) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith(".npy"):
+                    continue
+                with archive.open(member) as stream:
+                    shape, dtype = _npy_header(stream)
+                    shapes[member.filename[:-4]] = (shape, dtype.itemsize)
+    except Exception as exc:  # zipfile, zlib and NumPy report damaged headers with many exception types
+        raise InputError(f"{file.name} is corrupt or truncated: {type(exc).__name__}.") from None
+    return shapes
+
+
+def _read_npz(file: Path, check_size: bool = True) -> Dict[str, np.ndarray]:
+    """All arrays of an .npz archive, without pickle; InputError when it is not a readable archive, or (with
+    ``check_size``) when its arrays would be larger than the server's limits once decompressed."""
     if not _starts_with(file, _ZIP_MAGIC):
         raise InputError(f"{file.name} is not an .npz archive (it is not a zip file).")
+    if check_size:
+        check_data_size(file, npz_shapes(file).values())
     try:
         with np.load(file, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
