@@ -15,3 +15,7 @@ class DataUnavailableError(DeepClustError, FileNotFoundError):
 
 class TrainingError(DeepClustError, RuntimeError):
     """Training diverged (NaN/inf loss) or collapsed; the message says which and when."""
+
+
+class CacheWarning(UserWarning):
+    """An optional cache (pretrained autoencoders, embeddings) could not be written; the work went on."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -14,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import fileio, settings
+from .errors import CacheWarning
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOGVAR_CLAMP = (-10.0, 10.0)
@@ -224,11 +226,19 @@ def pretrain_autoencoder(model: Autoencoder, x: torch.Tensor, *, likelihood: str
     return losses
 
 
-def save_pretrained(path: Path, model: Autoencoder, meta: Dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One temporary name per writer: two runs pretraining the same model at once must not share it.
-    fileio.write_atomically(path, lambda stream: torch.save({"state_dict": model.state_dict(), "meta": meta},
-                                                            stream))
+def save_pretrained(path: Path, model: Autoencoder, meta: Dict) -> bool:
+    """Cache a pretrained autoencoder; the cache is optional, so a folder that cannot be written (read-only,
+    full, a file in its place) costs a warning, never the run. True when it was written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One temporary name per writer: two runs pretraining the same model at once must not share it.
+        fileio.write_atomically(path, lambda stream: torch.save({"state_dict": model.state_dict(), "meta": meta},
+                                                                stream))
+    except OSError as exc:
+        warnings.warn(f"The pretrained autoencoder was not cached ({path.parent} cannot be written: "
+                      f"{exc.strerror or type(exc).__name__}); the run goes on without the cache.", CacheWarning)
+        return False
+    return True
 
 
 def load_pretrained(path: Path, model: Autoencoder) -> Optional[Dict]:

@@ -3,12 +3,15 @@ bounds and help text, so the CLI and the app can build their forms from it."""
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import math
 import typing
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .errors import InputError
+
+SEED_MAX = 2**32 - 1  # NumPy's and scikit-learn's seeds are 32-bit
 
 
 def param(default: Any, help: str, *, low: Optional[float] = None, high: Optional[float] = None,
@@ -129,15 +132,43 @@ def check_value(spec: ParamSpec, value: Any) -> None:
             too_low = item < spec.low if spec.low_inclusive else item <= spec.low
             if too_low:
                 relation = ">=" if spec.low_inclusive else ">"
-                raise InputError(f"{spec.name} must be {relation} {spec.low:g}; got {item!r}")
+                raise InputError(f"{spec.name} must be {relation} {_bound(spec.low)}; got {_short(item)}")
         if spec.high is not None and item > spec.high:
-            raise InputError(f"{spec.name} must be <= {spec.high:g}; got {item!r}")
+            raise InputError(f"{spec.name} must be <= {_bound(spec.high)}; got {_short(item)}")
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e18 else f"{value:g}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text)} digits)"
+
+
+def _check_layers(spec: ParamSpec, value: Any) -> None:
+    """A tuple of layer sizes must be a sequence of whole numbers (not one number, not text), each at most
+    ``$DEEPCLUST_MAX_NETWORK`` units, so a typo cannot allocate gigabytes."""
+    from .settings import MAX_NETWORK_ENV, max_network
+
+    example = f"e.g. {spec.name}=(500, 500, 2000)" if spec.default in (None, ()) else f"e.g. {spec.default}"
+    if value is None:
+        return
+    if not isinstance(value, (tuple, list)) or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value):
+        raise InputError(f"{spec.name} must be a sequence of whole numbers ({example}); got "
+                         f"{type(value).__name__} {_short(value)}")
+    widest = max(value, default=0)
+    if widest > max_network():
+        raise InputError(f"{spec.name} has a layer of {widest:,} units; this server allows at most "
+                         f"{max_network():,} ({MAX_NETWORK_ENV}).")
 
 
 def validate_params(estimator) -> None:
     """Check every hyperparameter of a dataclass estimator against its spec."""
     for spec in param_specs(type(estimator)):
         value = getattr(estimator, spec.name)
+        if spec.base_type is tuple:
+            _check_layers(spec, value)
         if spec.base_type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if spec.base_type in (int, float) and value is not None and not spec.choices:

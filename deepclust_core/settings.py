@@ -153,7 +153,7 @@ def max_upload_mb() -> float:
 
 
 def max_data_mb() -> float:
-    """``$DEEPCLUST_MAX_DATA_MB``: the largest decompressed data (as float32) a user file may hold, else 2000."""
+    """``$DEEPCLUST_MAX_DATA_MB``: the largest data a user file may hold once decompressed, in MB, else 1000."""
     return env_float(MAX_DATA_ENV, DEFAULT_MAX_DATA_MB, low=0.0)
 
 

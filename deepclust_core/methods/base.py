@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..callbacks import Callback, EpochInfo
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
-from ..params import param, param_specs, validate_params
+from ..params import SEED_MAX, param, param_specs, validate_params
 from ..registry import Registry
 from ..validation import check_features, check_labels, check_n_clusters
 
@@ -105,7 +105,8 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     """Hyperparameters every method has. Subclasses are dataclasses too: fields = __init__ args."""
 
     n_clusters: int = param(2, "Number of clusters K.", low=1, high=1000)
-    random_state: int = param(0, "Seed for every random choice (weights, batches, sampling).", low=0)
+    random_state: int = param(0, "Seed for every random choice (weights, batches, sampling).", low=0,
+                              high=SEED_MAX)
 
     method_name = "base"
     has_latent = False

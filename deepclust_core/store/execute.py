@@ -13,7 +13,7 @@ from .. import fileio
 from ..callbacks import Callback, PrintProgress
 from ..config import load_config
 from ..datasets import load_dataset
-from ..errors import DeepClustError, InputError, TrainingError
+from ..errors import CacheWarning, DeepClustError, InputError, TrainingError
 from ..methods import create_method
 from . import states
 from .layout import PathLike, RunFolder
@@ -80,6 +80,7 @@ def execute_run(run_dir: PathLike) -> Dict[str, Any]:
         state = "stopped" if stopped else "finished"
         write_final_artifacts(recorder, estimator, data)
         result = result_record(config, data, estimator, state, time.time() - started, final.scores)
+        result["warnings"] += [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
         fileio.write_json(folder.result, result)
         states.mark_ended(folder.path, state, "stopped on request" if stopped else None)
         return result
