@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 from . import settings, store
-from .errors import InputError
+from .errors import DeepClustError, InputError
 from .store import states
 from .store.layout import PathLike, lock_file
 
@@ -45,8 +45,12 @@ def max_jobs() -> int:
 
 @contextlib.contextmanager
 def _schedule_lock(runs_dir: Path) -> Iterator[None]:
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_file(runs_dir), "a") as handle:
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_file(runs_dir), "a")
+    except OSError as exc:  # read-only, a file in the folder's place, /proc: say so, never a traceback
+        raise DeepClustError(f"The runs folder {runs_dir} cannot be written: {states.one_line(exc)}.") from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -177,11 +181,20 @@ def startup(runs_dir: PathLike, supervise: bool = True) -> List[str]:
     """What the app does when it starts: mark dead workers failed (under the lock), start what is queued,
     drop old uploads that no run uses, and (``supervise``) start this process's :class:`Supervisor` of the
     runs folder, once per folder."""
-    started = schedule(runs_dir)
+    global startup_error
+    started: List[str] = []
+    try:  # a read-only or full runs folder must not stop the app: its pages say what still works
+        started = schedule(runs_dir)
+        startup_error = None
+    except (DeepClustError, OSError) as exc:
+        startup_error = states.one_line(exc)
     store.prune_uploads(runs_dir)
     if supervise:
         supervisor(runs_dir)
     return started
+
+
+startup_error: Optional[str] = None  # why the last startup() could not schedule, if it could not
 
 
 _supervisors: Dict[Path, "Supervisor"] = {}
@@ -250,13 +263,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         _limit_threads()
         result = store.execute_run(run_dir)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with contextlib.suppress(Exception):  # the queue must drain even when this run went wrong
             schedule(run_dir.parent)
-    print(f"run {run_dir.name}: {result.get('state')} {result.get('reason') or ''}".rstrip(), flush=True)
+    with contextlib.suppress(OSError):  # a full disk: log.txt cannot take the line, status.json has the state
+        print(f"run {run_dir.name}: {result.get('state')} {result.get('reason') or ''}".rstrip(), flush=True)
     return 1 if result.get("state") == "failed" else 0
 
 

@@ -20,7 +20,7 @@ Processes (workers, the queue) are :mod:`deepclust_core.jobs`' business, not the
 from .execute import execute_run, run_in_process
 from .layout import ARTIFACTS, UPLOADS_FOLDER, RunFolder, is_run_id, uploads_dir
 from .manage import (UPLOAD_KEEP_SECONDS, create_run, default_runs_dir, delete_run, new_run_id, prune_uploads,
-                     request_stop, resolve_run_dir)
+                     request_stop, resolve_run_dir, storage_problem)
 from .recorder import MAX_SNAPSHOT_POINTS, RunRecorder, snapshot_index
 from .records import (Run, list_runs, list_snapshots, load_artifact, load_embedding, load_run, read_metrics,
                       load_snapshot, save_embedding)
@@ -29,12 +29,21 @@ from .layout import run_dirs as _run_dirs
 
 
 def reconcile(runs_dir) -> list:
-    """Record the runs whose worker died (state running, worker gone) as failed; return their ids."""
-    return [path.name for path in _run_dirs(runs_dir) if reconcile_run(path)]
+    """Record the runs whose worker died (state running, worker gone) as failed; return their ids. A run whose
+    status cannot be written (a full or read-only folder) is left as it is: readers already report it as
+    failed (:func:`~.states.effective_state`), and the next reconcile records it."""
+    recorded = []
+    for path in _run_dirs(runs_dir):
+        try:
+            if reconcile_run(path):
+                recorded.append(path.name)
+        except OSError:
+            continue
+    return recorded
 
 
 __all__ = ["ACTIVE_STATES", "ARTIFACTS", "ENDED_STATES", "MAX_SNAPSHOT_POINTS", "STATES", "UPLOADS_FOLDER",
            "UPLOAD_KEEP_SECONDS", "Run", "RunFolder", "RunRecorder", "create_run", "default_runs_dir", "delete_run",
            "execute_run", "is_run_id", "list_runs", "list_snapshots", "load_artifact", "load_embedding",
            "load_run", "load_snapshot", "new_run_id", "pid_alive", "prune_uploads", "read_metrics", "reconcile",
-           "reconcile_run", "request_stop", "run_in_process", "resolve_run_dir", "save_embedding", "snapshot_index", "uploads_dir"]
+           "reconcile_run", "request_stop", "storage_problem", "run_in_process", "resolve_run_dir", "save_embedding", "snapshot_index", "uploads_dir"]

@@ -1,11 +1,12 @@
 """Creating, stopping, deleting runs and pruning old uploads in a runs folder."""
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .. import fileio, settings
 from ..config import validate_config
@@ -58,12 +59,35 @@ def create_run(runs_dir: PathLike, config: Dict[str, Any]) -> Run:
     return load_run(folder.path)
 
 
+def storage_problem(runs_dir: PathLike) -> Optional[str]:
+    """Why new runs cannot be written into ``runs_dir`` (it is not a folder, it is read-only, the disk is full),
+    found by writing and removing a small probe file; None when it can be written."""
+    runs_dir = Path(runs_dir)
+    probe = runs_dir / f".write-probe-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        if not runs_dir.is_dir():
+            return f"{runs_dir} is not a folder"
+        fileio.write_atomically(probe, lambda stream: stream.write(b"{}" * 2048))
+    except OSError as exc:
+        return f"the runs folder {runs_dir} cannot be written ({states.one_line(exc)})"
+    finally:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return None
+
+
 def request_stop(run_dir: PathLike) -> None:
     """Ask a run to stop: the worker checks the STOP file after every epoch."""
     folder = RunFolder(run_dir)
     if not folder.status.exists():
         raise InputError(f"{folder.path} is not a run folder.")
-    folder.stop_file.write_text(str(time.time()))
+    try:
+        folder.stop_file.write_text(str(time.time()))
+    except OSError as exc:
+        raise DeepClustError(f"Cannot ask run {folder.id} to stop: {states.one_line(exc)}") from None
 
 
 def resolve_run_dir(runs_dir: PathLike, run_id: str) -> Path:
@@ -85,7 +109,8 @@ def delete_run(runs_dir: PathLike, run_id: str) -> None:
     try:
         shutil.rmtree(run_dir)
     except OSError as exc:
-        raise DeepClustError(f"Cannot delete run {run_id}: {states.one_line(exc)}") from None
+        raise DeepClustError(f"Cannot delete run {run_id}: {states.one_line(exc)} (is the runs folder "
+                             "read-only?)") from None
 
 
 def prune_uploads(runs_dir: PathLike, keep_seconds: float = UPLOAD_KEEP_SECONDS) -> List[str]:

@@ -14,6 +14,7 @@ and :func:`reconcile_run` (called by the queue) records it.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import time
 from pathlib import Path
@@ -39,6 +40,8 @@ def one_line(exc: BaseException) -> str:
         return text
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full ({text})"
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"read-only or not writable ({text})"
     return f"{type(exc).__name__}: {text}"
 
 
@@ -48,8 +51,37 @@ def read_status(run_dir: PathLike) -> Dict[str, Any]:
 
 def _write(run_dir: PathLike, status: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
     status = {**status, **changes, "updated": time.time()}
-    fileio.write_json(RunFolder(run_dir).status, status)
+    try:
+        fileio.write_json(RunFolder(run_dir).status, status)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not _write_in_place(run_dir, status):
+            raise
     return status
+
+
+def _write_in_place(run_dir: PathLike, status: Dict[str, Any]) -> bool:
+    """On a full disk, overwrite status.json in place: the new JSON, padded with spaces to the old length,
+    needs no new disk blocks. Only for a state change that must not be lost (an end, with its reason):
+    the progress of a running run is dropped, a long reason shortened. True when it was written."""
+    if status.get("state") not in ENDED_STATES:
+        return False
+    path = RunFolder(run_dir).status
+    try:
+        with open(path, "r+b") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            slim = {key: value for key, value in status.items() if key != "progress"}
+            for limit in (LOG_TAIL_CHARS, 60, 0):
+                reason = str(slim.get("reason") or "")
+                text = json.dumps(fileio.jsonable({**slim, "reason": reason[:limit] or None}), sort_keys=True)
+                data = text.encode()
+                if len(data) <= size:
+                    stream.write(data + b" " * (size - len(data)))  # trailing spaces are valid JSON
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                    return True
+    except OSError:
+        pass
+    return False
 
 
 def _current(run_dir: PathLike) -> Dict[str, Any]:

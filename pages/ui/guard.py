@@ -3,8 +3,9 @@ becomes an ``st.error`` and anything unexpected a one-line ``st.error`` (traceba
 a traceback in the page. Also switches off Streamlit's old "pages directory" mode (see below)."""
 from __future__ import annotations
 
+import functools
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import streamlit as st
 
@@ -30,14 +31,40 @@ def page(body: Callable[[], Any]) -> Any:
     return guard(body)
 
 
-def guard(body: Callable[[], Any]) -> Any:
+def _message(exc: Exception) -> str:
+    if isinstance(exc, DeepClustError):
+        return str(exc)
+    traceback.print_exc()  # the server log keeps the traceback
+    text = " ".join(str(exc).split())
+    return f"Unexpected error: {type(exc).__name__}: {text[:300]}"
+
+
+def guard(body: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run ``body`` and return its result; user errors become st.error, anything unexpected a
     one-line st.error (the traceback goes to the server log), never a traceback in the page."""
     try:
-        return body()
-    except DeepClustError as exc:
-        st.error(str(exc))
-    except Exception as exc:  # a page must survive damaged files and surprises
-        traceback.print_exc()
-        st.error(f"Unexpected error: {type(exc).__name__}: {exc}")
+        return body(*args, **kwargs)
+    except Exception as exc:  # a page must survive damaged files and surprises (st.rerun/st.stop pass through:
+        st.error(_message(exc))  # they are not Exceptions)
     return None
+
+
+def fragment(body: Optional[Callable[..., Any]] = None, *, run_every: Optional[float] = None) -> Callable[..., Any]:
+    """``st.fragment(run_every=...)`` around ``body``, with the body under :func:`guard`: a damaged file read
+    by a live panel becomes a message in the panel, not a traceback. Use as
+    ``guard.fragment(panel, run_every=2)(args...)``."""
+    def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return guard(function, *args, **kwargs)
+        return st.fragment(run_every=run_every)(guarded)
+    return wrap(body) if body is not None else wrap
+
+
+def callback(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A widget callback (``on_click``/``on_change``) under the guard: Streamlit runs callbacks before the
+    page, outside :func:`page`, so an error there would otherwise be a traceback."""
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        return guard(function, *args, **kwargs)
+    return guarded

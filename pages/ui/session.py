@@ -8,9 +8,10 @@ from typing import Any, Dict, Optional
 
 import streamlit as st
 
-from deepclust_core import jobs, settings
+from deepclust_core import jobs, settings, store
 
 REFRESH_SECONDS = 1.5  # how often a page redraws a run while it trains
+STORAGE_CHECK_SECONDS = 5.0  # how long the answer "can the runs folder be written?" is reused
 KEY_CONFIG = "config"  # the sidebar's validated run config, or None (app.py sets it on every rerun)
 KEY_RUN = "run"  # the run the pages show (also a query parameter)
 KEY_DATASET, KEY_METHOD, KEY_SEED = "cfg.dataset", "cfg.method", "cfg.seed"
@@ -30,22 +31,42 @@ def param_key(method: str, name: str) -> str:
 
 
 def runs_dir() -> Path:
-    """``$DEEPCLUST_RUNS``, else ./runs (created on first use)."""
+    """``$DEEPCLUST_RUNS``, else ./runs (created on first use, when it can be)."""
     path = settings.runs_dir().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only parent or a file in its place: the banner of ensure_started() says so
     return path
 
 
 @st.cache_resource(show_spinner=False)
 def _started(path: str) -> float:
     # Once per server and runs folder: workers that died while the app was down become "failed", and the
-    # supervisor thread (which also drains the queue from then on) starts.
+    # supervisor thread (which also drains the queue from then on) starts. Never raises (see jobs.startup).
     jobs.startup(path)
     return time.time()
 
 
+@st.cache_data(ttl=STORAGE_CHECK_SECONDS, show_spinner=False)
+def _storage_problem(path: str) -> Optional[str]:
+    return store.storage_problem(path)
+
+
+def storage_problem() -> Optional[str]:
+    """Why the runs folder cannot take new runs now (checked every few seconds), or None."""
+    return _storage_problem(str(runs_dir()))
+
+
 def ensure_started() -> None:
+    """Start the queue once per server, and say at the top of every page when the runs folder cannot be
+    written (read-only, full, not a folder) and what still works."""
     _started(str(runs_dir()))
+    problem = storage_problem()
+    if problem:
+        st.warning(f"Read-only mode: {problem}. Finished runs can still be viewed and exported; new runs cannot "
+                   "start until the folder can be written again. Deleting runs frees space on a full disk.",
+                   icon=":material/warning:")
 
 
 def current_config() -> Optional[Dict[str, Any]]:
