@@ -5,7 +5,7 @@ import streamlit as st
 from deepclust_core import InputError, jobs, list_methods, store, viz
 from deepclust_core.config import method_specs
 from pages.ui.groups import config_for_method, submit_group
-from pages.ui.guard import page
+from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group
 from pages.ui.presets import presets
 from pages.ui.session import REFRESH_SECONDS, current_config
@@ -86,7 +86,7 @@ def body() -> None:
     controls = st.columns([2, 2, 1])
     values_text = controls[0].text_input("N_s values", "0,1,3,10,20,30", key="ablation.values")
     seeds_text = controls[1].text_input("Seeds", "0,1,2", key="ablation.seeds")
-    controls[2].button("Queue sweep", type="primary", on_click=start_sweep, args=(values_text, seeds_text),
+    controls[2].button("Queue sweep", type="primary", on_click=callback(start_sweep), args=(values_text, seeds_text),
                        disabled=config is None, key="ablation.start")
     if st.session_state.get("ablation.error"):
         st.error(st.session_state["ablation.error"])
@@ -97,7 +97,7 @@ def body() -> None:
     group = pick_group(groups, "ablation", "Sweep", lambda g, members: (
         f"{g} · {len(members)} runs · {members[0].config.get('dataset', '?')}"))
     active = any(run.active for run in groups[group])
-    st.fragment(run_every=REFRESH_SECONDS * 2 if active else None)(summary_panel)(group, active)
+    fragment(summary_panel, run_every=REFRESH_SECONDS * 2 if active else None)(group, active)
     if active and st.button("Stop the whole sweep", key="ablation.stop"):
         for run in groups[group]:
             if run.active:

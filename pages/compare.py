@@ -6,7 +6,7 @@ from deepclust_core import config as dconfig
 from deepclust_core import list_methods, store, viz
 from pages.ui import readers
 from pages.ui.groups import config_for_method, submit_group
-from pages.ui.guard import page
+from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group, show_run_state
 from pages.ui.presets import apply_preset, presets
 from pages.ui.session import REFRESH_SECONDS, current_config
@@ -87,7 +87,7 @@ def body() -> None:
                "sidebar, so they begin from the same pretrained autoencoder and initial GMM.")
     available_presets = presets()
     for column, name in zip(st.columns(len(available_presets.compare)), available_presets.compare):
-        column.button(f"Preset: {name}", on_click=apply_preset, args=(name,), key=f"compare.preset.{name}",
+        column.button(f"Preset: {name}", on_click=callback(apply_preset), args=(name,), key=f"compare.preset.{name}",
                       help=available_presets.get(name).why)
     available = list_methods()
     defaults = [m for m in ("vade", "dgg") if m in available]
@@ -98,7 +98,7 @@ def body() -> None:
                      dconfig.resolve_params((config or {}).get("dataset", "moons"), "dgg").get("n_neighbors", 20))
     n_neighbors = controls[1].number_input("N_s (graph methods)", min_value=0, value=default_ns, step=1,
                                            key="compare.ns")
-    controls[2].button("Start comparison", type="primary", on_click=start_comparison, args=(methods, n_neighbors),
+    controls[2].button("Start comparison", type="primary", on_click=callback(start_comparison), args=(methods, n_neighbors),
                        disabled=config is None or len(methods) < 2, key="compare.start")
     if st.session_state.get("compare.error"):
         st.error(st.session_state["compare.error"])
@@ -111,7 +111,7 @@ def body() -> None:
         f"{g} · {members[0].config.get('dataset', '?')} · {', '.join(sorted(r.state for r in members))}"))
     members = sorted(groups[group], key=lambda run: run.config.get("method", ""), reverse=True)
     active = any(run.active for run in members)
-    st.fragment(run_every=REFRESH_SECONDS * 2 if active else None)(panels)(members, active)
+    fragment(panels, run_every=REFRESH_SECONDS * 2 if active else None)(members, active)
     first = members[0].config
     st.caption(f"Data: {first.get('dataset')} {first.get('dataset_options')} · runs in {members[0].runs_dir}")
 

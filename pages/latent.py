@@ -77,6 +77,12 @@ def _labels(snapshot, colour_by: str):
     return viz.align_labels(predicted, snapshot["true"]) if "true" in snapshot else predicted
 
 
+def _fits(index, n: int) -> bool:
+    """Whether ``index`` is an integer array of positions in range(n)."""
+    return (isinstance(index, np.ndarray) and index.dtype.kind in "iu"
+            and (index.size == 0 or (int(index.min()) >= 0 and int(index.max()) < n)))
+
+
 def _input_space(run, snapshot, colour_by: str) -> None:
     inputs = readers.artifact(run, "inputs")
     if inputs is None:
@@ -87,12 +93,21 @@ def _input_space(run, snapshot, colour_by: str) -> None:
     x = inputs["x"]
     labels_all = np.full(len(x), -1, dtype=np.int64)
     snapshot_labels = _labels(snapshot, colour_by)
-    if snapshot_labels is not None:
-        labels_all[snapshot["index"]] = snapshot_labels
+    index = snapshot.get("index")
+    if snapshot_labels is not None and _fits(index, len(x)) and len(snapshot_labels) == len(index):
+        labels_all[index] = snapshot_labels
+    elif snapshot_labels is not None:
+        readers.damaged(run, "inputs.npz (it does not match the snapshot)")
     final = readers.artifact(run, "labels")
     true = final.get("true") if final is not None else None
+    if true is not None and len(true) != len(x):
+        readers.damaged(run, "labels.npz (its true labels do not match inputs.npz)")
+        true = None
     graph = readers.artifact(run, "graph")
     neighbors = graph["indices"] if graph is not None else None
+    if neighbors is not None and (len(neighbors) != len(x) or not _fits(neighbors, len(x))):
+        readers.damaged(run, "graph.npz (its indices do not match inputs.npz)")
+        neighbors = None
     show_graph = neighbors is not None and st.toggle("Show graph edges", value=True, key="latent.edges")
     st.plotly_chart(viz.input_plot(x, labels_all, neighbors=neighbors if show_graph else None, true_labels=true,
                                    label_name="class" if colour_by == "true class" else "cluster"),

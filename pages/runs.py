@@ -9,7 +9,7 @@ import streamlit as st
 from deepclust_core import DeepClustError, jobs, store, viz
 from pages.ui import readers
 from pages.ui.form import apply_config
-from pages.ui.guard import page
+from pages.ui.guard import callback, page
 from pages.ui.pickers import all_runs, pick_run, run_title, show_run_state, show_scores
 from pages.ui.session import KEY_RUN, runs_dir, select_run
 
@@ -28,11 +28,16 @@ def table(listed) -> pd.DataFrame:
             "progress": f"{progress.get('phase', '')} {progress.get('epoch', '')}/{progress.get('n_epochs', '')}"
             if progress else "",
             **{key.upper(): result.get(key) for key in ("acc", "nmi", "ari")},
-            "seconds": result.get("seconds"),
+            "seconds": _seconds(result.get("seconds")),
             "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)) if created else "",
             "reason": run.reason or "",
         })
     return pd.DataFrame(rows)
+
+
+def _seconds(value):
+    """Seconds to one decimal (18.4), or None when absent or not a number."""
+    return round(float(value), 1) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def metrics_csv(records) -> bytes:
@@ -69,7 +74,7 @@ def details(run) -> None:
         show_scores(run.result)
     buttons = st.columns(6)
     if run.state != "broken":
-        buttons[5].button("Use this set-up", key="runs.use", on_click=apply_config, args=(run.config,),
+        buttons[5].button("Use this set-up", key="runs.use", on_click=callback(apply_config), args=(run.config,),
                           help="Load this run's dataset, method and parameters into the sidebar.")
         if buttons[0].button("Open in Train", key="runs.open.train"):
             open_page(run.id, "pages/train.py")
@@ -84,7 +89,7 @@ def details(run) -> None:
             st.rerun()
     else:
         confirm = buttons[4].checkbox("confirm", key=f"runs.confirm.{run.id}", help="Tick, then press Delete.")
-        buttons[3].button("Delete", key="runs.delete", disabled=not confirm, on_click=delete, args=(run.id,))
+        buttons[3].button("Delete", key="runs.delete", disabled=not confirm, on_click=callback(delete), args=(run.id,))
     if run.state == "broken":
         return
     records = store.read_metrics(run.path)

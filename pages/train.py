@@ -1,10 +1,14 @@
 """Train: start a run with the sidebar set-up, watch its losses and scores live, stop it, read the result."""
+import time
+
 import streamlit as st
 
 from deepclust_core import DeepClustError, jobs, store, viz
-from pages.ui.guard import page
+from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import all_runs, pick_run, show_run_state, show_scores
 from pages.ui.session import REFRESH_SECONDS, current_config, runs_dir, select_run
+
+REPEAT_SECONDS = 3.0  # the same set-up submitted again within this time is a repeated click
 
 
 def start_run() -> None:
@@ -12,11 +16,15 @@ def start_run() -> None:
     if config is None:
         st.session_state["train.error"] = "Fix the set-up in the sidebar first."
         return
+    last = st.session_state.get("train.last_submit")
+    if last is not None and last[0] == config and time.monotonic() - last[1] < REPEAT_SECONDS:
+        return  # a double (or triple) click queues one run, not several
     try:
         run_id = jobs.submit(runs_dir(), config)
     except DeepClustError as exc:
         st.session_state["train.error"] = str(exc)
         return
+    st.session_state["train.last_submit"] = (config, time.monotonic())
     st.session_state["train.error"] = None
     select_run(run_id)
     st.toast(f"Run {run_id} submitted.")
@@ -73,7 +81,7 @@ def body() -> None:
                "leave this page or close the tab, the run goes on and its results stay on disk.")
     config = current_config()
     left, right = st.columns([1, 3])
-    left.button("Start run", type="primary", on_click=start_run, disabled=config is None, key="train.start")
+    left.button("Start run", type="primary", on_click=callback(start_run), disabled=config is None, key="train.start")
     if config is not None:
         right.caption(f"**{config['method']}** on **{config['dataset']}** · seed {config['params']['random_state']} · "
                       f"{config['params'].get('epochs', '?')} epochs (+{config['params'].get('pretrain_epochs', 0)} "
@@ -86,9 +94,9 @@ def body() -> None:
         return
     show_run_state(run)
     if run.active:
-        st.button("Stop run", on_click=stop_run, args=(run.path,), key="train.stop")
+        st.button("Stop run", on_click=callback(stop_run), args=(run.path,), key="train.stop")
     if run.state != "broken":
-        st.fragment(run_every=REFRESH_SECONDS if run.active else None)(live_panel)(run.path, run.active)
+        fragment(live_panel, run_every=REFRESH_SECONDS if run.active else None)(run.path, run.active)
     if run.state in ("finished", "stopped") and run.result:
         st.subheader("Result")
         show_scores(run.result)

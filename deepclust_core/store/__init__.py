@@ -22,7 +22,7 @@ from .layout import ARTIFACTS, UPLOADS_FOLDER, RunFolder, is_run_id, uploads_dir
 from .manage import (UPLOAD_KEEP_SECONDS, create_run, default_runs_dir, delete_run, new_run_id, prune_uploads,
                      request_stop, resolve_run_dir, storage_problem)
 from .recorder import MAX_SNAPSHOT_POINTS, RunRecorder, snapshot_index
-from .records import (Run, list_runs, list_snapshots, load_artifact, load_embedding, load_run, read_metrics,
+from .records import (Run, artifact_damaged, list_runs, list_snapshots, load_artifact, load_embedding, load_run, read_metrics,
                       load_snapshot, save_embedding)
 from .states import ACTIVE_STATES, ENDED_STATES, STATES, pid_alive, reconcile_run
 from .layout import run_dirs as _run_dirs
@@ -42,7 +42,7 @@ def reconcile(runs_dir) -> list:
     return recorded
 
 
-__all__ = ["ACTIVE_STATES", "ARTIFACTS", "ENDED_STATES", "MAX_SNAPSHOT_POINTS", "STATES", "UPLOADS_FOLDER",
+__all__ = ["ACTIVE_STATES", "artifact_damaged", "ARTIFACTS", "ENDED_STATES", "MAX_SNAPSHOT_POINTS", "STATES", "UPLOADS_FOLDER",
            "UPLOAD_KEEP_SECONDS", "Run", "RunFolder", "RunRecorder", "create_run", "default_runs_dir", "delete_run",
            "execute_run", "is_run_id", "list_runs", "list_snapshots", "load_artifact", "load_embedding",
            "load_run", "load_snapshot", "new_run_id", "pid_alive", "prune_uploads", "read_metrics", "reconcile",

@@ -63,6 +63,21 @@ def _read_dict(path: Path) -> Dict[str, Any]:
     return value
 
 
+# Fields the views format as numbers: a damaged file holding text there is reported, not drawn.
+_NUMBERS = {"result": ("acc", "nmi", "ari", "seconds", "clusters_used", "graph_cross_fraction", "mixture_agreement"),
+            "data": ("n_samples", "n_features", "n_clusters")}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_numbers(record: Dict[str, Any], keys) -> None:
+    for key in keys:
+        if record.get(key) is not None and not _is_number(record[key]):
+            raise ValueError(f"{key} is not a number")
+
+
 def load_run(run_dir: PathLike) -> Run:
     """The run in ``run_dir``; a folder whose config or status is missing or unreadable is state "broken"."""
     folder = RunFolder(run_dir)
@@ -93,9 +108,11 @@ def load_run(run_dir: PathLike) -> Run:
     for name, path in (("result", folder.result), ("data", folder.data)):
         try:
             extra[name] = _read_dict(path)
+            _check_numbers(extra[name], _NUMBERS[name])
         except FileNotFoundError:
-            pass
+            extra.pop(name, None)
         except (OSError, ValueError) as exc:
+            extra.pop(name, None)
             reason = reason or f"{path.name} is damaged: {states.one_line(exc)}"
     return Run(**base, state=state, reason=reason, status=status, **extra)
 
@@ -107,8 +124,16 @@ def list_runs(runs_dir: PathLike) -> List[Run]:
     return runs
 
 
+def _is_epoch_record(record: Any) -> bool:
+    """A phase name and numbers (or null): what the recorder writes; anything else is a damaged line."""
+    return (isinstance(record, dict) and isinstance(record.get("phase"), str)
+            and all(value is None or _is_number(value) or isinstance(value, bool)
+                    for key, value in record.items() if key != "phase"))
+
+
 def read_metrics(run_dir: PathLike) -> List[Dict[str, Any]]:
-    """Every epoch record of metrics.jsonl; a half-written or damaged line is skipped."""
+    """Every epoch record of metrics.jsonl; a half-written or damaged line (not JSON, text where a number
+    belongs) is skipped."""
     records = []
     try:
         with open(RunFolder(run_dir).metrics, errors="replace") as stream:  # damaged bytes: a skipped line
@@ -117,7 +142,7 @@ def read_metrics(run_dir: PathLike) -> List[Dict[str, Any]]:
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(record, dict):
+                if _is_epoch_record(record):
                     records.append(record)
     except OSError:
         pass
@@ -143,7 +168,25 @@ def load_artifact(run_dir: PathLike, name: str) -> Optional[Dict[str, np.ndarray
 
     if name not in ARTIFACTS:
         raise InputError(f"Unknown run artifact {name!r}.")
-    return fileio.load_npz(RunFolder(run_dir).artifact(name))
+    arrays = fileio.load_npz(RunFolder(run_dir).artifact(name))
+    if arrays is None or not all(check(arrays.get(key)) for key, check in _ARTIFACT_ARRAYS.get(name, ())):
+        return None
+    return arrays
+
+
+def _array_of(ndim: int, kinds: str):
+    return lambda a: isinstance(a, np.ndarray) and a.ndim == ndim and a.dtype.kind in kinds and a.shape[0] > 0
+
+
+# The arrays the views index with: a readable file whose arrays have another shape or type is damaged.
+_ARTIFACT_ARRAYS = {"labels": (("labels", _array_of(1, "iu")),),
+                    "graph": (("indices", _array_of(2, "iu")),),
+                    "inputs": (("x", _array_of(2, "fiu")),)}
+
+
+def artifact_damaged(run_dir: PathLike, name: str) -> bool:
+    """Whether the run has the artifact's file but it cannot be used (truncated, wrong arrays)."""
+    return RunFolder(run_dir).artifact(name).exists() and load_artifact(run_dir, name) is None
 
 
 def load_embedding(run_dir: PathLike, method: str, epoch: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List
 
 import streamlit as st
 
-from deepclust_core import DeepClustError, InputError, jobs, store
+from deepclust_core import DeepClustError, InputError, jobs, settings, store
 from deepclust_core import config as dconfig
 
 from .session import current_config, runs_dir
@@ -36,6 +36,10 @@ def submit_group(key: str, build: Callable[[Dict[str, Any], str], List[Dict[str,
         if config is None:
             raise InputError("Fix the set-up in the sidebar first.")
         configs = build(config, group)
+        if len(configs) > settings.max_group():
+            raise InputError(f"This would queue {len(configs)} runs; one click may queue at most "
+                             f"{settings.max_group()} on this server ({settings.MAX_GROUP_ENV}). Use fewer values "
+                             "or seeds.")
         for run_config in configs:
             dconfig.validate_config(run_config)
         for run_config in configs:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from deepclust_core import store
 
+from .guard import callback
 from .session import KEY_RUN, runs_dir, select_run
 
 
@@ -42,7 +43,7 @@ def pick_run(candidates: Sequence[store.Run], label: str = "Run", key: str = "pi
     elif state.get(key) not in ids:
         state[key] = ids[0]
     chosen = st.selectbox(label, ids, key=key, format_func=lambda i: run_title(by_id[i]),
-                          on_change=lambda: select_run(state[key]))
+                          on_change=callback(lambda: select_run(state[key])))
     return by_id[chosen]
 
 
@@ -95,4 +96,4 @@ def pick_group(groups: Dict[str, List[store.Run]], key: str, label: str,
     if wanted in names:
         st.session_state[f"{key}.pick"] = wanted
     return st.selectbox(label, names, key=f"{key}.pick", format_func=lambda g: describe(g, groups[g]),
-                        on_change=lambda: st.session_state.update({f"{key}.group": st.session_state[f"{key}.pick"]}))
+                        on_change=callback(lambda: st.session_state.update({f"{key}.group": st.session_state[f"{key}.pick"]})))

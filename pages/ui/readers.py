@@ -38,8 +38,17 @@ def _artifact(run_path: str, name: str, mtime: float) -> Optional[Dict[str, np.n
 
 
 def artifact(run: store.Run, name: str) -> Optional[Dict[str, np.ndarray]]:
-    """A final artifact (labels, gmm, traversals, graph, inputs), or None when absent or unreadable."""
-    return _artifact(str(run.path), name, _mtime(run.folder.artifact(name)))
+    """A final artifact (labels, gmm, traversals, graph, inputs), or None when absent or unreadable; a file
+    that is there but damaged is named in a warning."""
+    arrays = _artifact(str(run.path), name, _mtime(run.folder.artifact(name)))
+    if arrays is None and run.folder.artifact(name).exists():
+        damaged(run, run.folder.artifact(name).name)
+    return arrays
+
+
+def damaged(run: store.Run, file_name: str) -> None:
+    """Say that one of the run's files is damaged and is left out."""
+    st.warning(f"{file_name} of run {run.id} is damaged or unreadable; it is left out.")
 
 
 def has_artifact(run: store.Run, name: str) -> bool:

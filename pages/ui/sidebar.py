@@ -11,6 +11,7 @@ from deepclust_core import DeepClustError, InputError, list_datasets, list_metho
 from deepclust_core import config as dconfig
 from deepclust_core.params import ParamSpec
 
+from .guard import callback
 from .form import check_with_data, dataset_summary, fill_form
 from .presets import apply_preset, presets
 from .session import KEY_DATASET, KEY_DEFAULTS_FOR, KEY_METHOD, KEY_SEED, KEY_URL_DONE, KEY_URL_WARNINGS
@@ -34,7 +35,7 @@ def _preset_chooser() -> None:
     choice = st.selectbox("Preset", available.names, key="cfg.preset", index=None, placeholder="Choose a preset…")
     if choice:
         st.caption(available.get(choice).why)
-        st.button("Apply preset", on_click=apply_preset, args=(choice,), key="cfg.apply_preset")
+        st.button("Apply preset", on_click=callback(apply_preset), args=(choice,), key="cfg.apply_preset")
 
 
 def _options(dataset: str, errors: List[str]) -> Dict[str, Any]:
