@@ -7,12 +7,16 @@ parameters appear here unchanged.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import warnings
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
 
-from .errors import DeepClustError
+from .errors import DeepClustError, InputError
+from .settings import echo
 
 # Dataset flags of `train`: (flag, dataset option it sets, type, help).
 _DATASET_FLAGS = (("n_samples", "n_samples", int, "Number of samples (moons: total; mnist: subset)."),
@@ -104,7 +108,55 @@ def train_config(args: argparse.Namespace) -> Dict:
     params = resolve_params(args.dataset, args.method, given, use_recipe=not args.no_recipe)
     params["random_state"] = args.seed
     options = {key: getattr(args, flag) for flag, key, _, _ in _DATASET_FLAGS if getattr(args, flag) is not None}
+    if str(args.dataset).strip().lower() == "file" and "n_clusters" in given:
+        options["n_clusters"] = given["n_clusters"]  # a user file's K is a data option (see apply_file_clusters)
     return {"dataset": args.dataset, "dataset_options": options, "method": args.method, "params": params}
+
+
+def _check_runs_dir(runs_dir: Optional[str]) -> None:
+    """InputError before any training when ``--runs-dir`` cannot take a run (a file, read-only, /proc, full)."""
+    from . import store
+
+    if runs_dir is not None:
+        problem = store.storage_problem(runs_dir)
+        if problem:
+            raise InputError(f"--runs-dir: {problem}.")
+
+
+def _check_csv_path(path: str) -> None:
+    """InputError before any training when the CSV cannot be written there (a folder, an unwritable place)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(f"--csv {path} is a folder; give a file name.")
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--csv {path} cannot be written: {exc.strerror or type(exc).__name__}.") from None
+    if not existed:
+        target.unlink(missing_ok=True)
+
+
+def _seeds(text: str) -> List[int]:
+    """Comma-separated whole numbers in [0, 2**32 - 1]; InputError naming the bad one."""
+    from .params import SEED_MAX
+
+    seeds = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        try:
+            seed = int(part)
+        except ValueError:
+            raise InputError(f"--seeds must be comma-separated whole numbers; got {echo(part)}.") from None
+        if not 0 <= seed <= SEED_MAX:
+            raise InputError(f"--seeds: a seed must be between 0 and {SEED_MAX}; got {echo(part)}.")
+        seeds.append(seed)
+    if not seeds:
+        raise InputError("--seeds needs at least one seed.")
+    return seeds
 
 
 def _check_before_writing(config: Dict) -> Dict:
@@ -120,13 +172,32 @@ def _check_before_writing(config: Dict) -> Dict:
     return config
 
 
+@contextlib.contextmanager
+def _signals_stop_the_run() -> Iterator[List[int]]:
+    """SIGTERM and Ctrl-C (SIGINT) end the run as "stopped" (execute_run records a KeyboardInterrupt so);
+    the list yielded holds the signal received, for the exit code 128 + signal."""
+    received: List[int] = []
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from . import store
 
+    _check_runs_dir(args.runs_dir)
     config = _check_before_writing(train_config(args))
     if args.verbose:
         config["verbose"] = True
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _signals_stop_the_run() as received:
         warnings.simplefilter("ignore", RuntimeWarning)  # collapse etc. are reported in result["warnings"]
         result = store.run_in_process(config, args.runs_dir)
     state = result.get("state", "finished")
@@ -140,6 +211,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if state == "failed":
         print(f"error: {result.get('reason')}", file=sys.stderr)
         return 1
+    if received:  # the run was stopped by a signal: it did not finish
+        print(f"stopped by signal {received[0]}: {result.get('reason')}", file=sys.stderr)
+        return 128 + received[0]
     return 0
 
 
@@ -164,14 +238,25 @@ def cmd_list(kind: str, as_json: bool) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from . import compare
 
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = _seeds(args.seeds)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.csv:
+        _check_csv_path(args.csv)  # before any training, so a bad path costs nothing
     rows = compare.compare(args.dataset, methods, seeds, n_samples=args.n_samples,
                            progress=lambda line: print(line, file=sys.stderr, flush=True))
-    if args.csv:
-        compare.write_csv(rows, args.csv)
-    print(json.dumps(rows, default=str) if args.json else compare.format_markdown(rows))
-    return 0
+    print(json.dumps(rows, default=str) if args.json else compare.format_markdown(rows), flush=True)
+    code = 0
+    if args.csv:  # after the table: a problem here loses nothing that was printed
+        try:
+            compare.write_csv(rows, args.csv)
+        except OSError as exc:
+            print(f"error: could not write --csv {args.csv}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+            code = 1
+    failed = [row for row in rows if row.get("error")]
+    if failed:
+        print(f"error: {len(failed)} of {len(rows)} runs failed (see the error column)", file=sys.stderr)
+        code = 1
+    return code
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

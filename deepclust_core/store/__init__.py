@@ -17,7 +17,7 @@ One job per module:
 
 Processes (workers, the queue) are :mod:`deepclust_core.jobs`' business, not the store's.
 """
-from .execute import execute_run, run_in_process
+from .execute import apply_file_clusters, execute_run, run_in_process
 from .layout import ARTIFACTS, UPLOADS_FOLDER, RunFolder, is_run_id, uploads_dir
 from .manage import (UPLOAD_KEEP_SECONDS, create_run, default_runs_dir, delete_run, new_run_id, prune_uploads,
                      request_stop, resolve_run_dir, storage_problem)
@@ -42,7 +42,7 @@ def reconcile(runs_dir) -> list:
     return recorded
 
 
-__all__ = ["ACTIVE_STATES", "artifact_damaged", "ARTIFACTS", "ENDED_STATES", "MAX_SNAPSHOT_POINTS", "STATES", "UPLOADS_FOLDER",
+__all__ = ["ACTIVE_STATES", "apply_file_clusters", "artifact_damaged", "ARTIFACTS", "ENDED_STATES", "MAX_SNAPSHOT_POINTS", "STATES", "UPLOADS_FOLDER",
            "UPLOAD_KEEP_SECONDS", "Run", "RunFolder", "RunRecorder", "create_run", "default_runs_dir", "delete_run",
            "execute_run", "is_run_id", "list_runs", "list_snapshots", "load_artifact", "load_embedding",
            "load_run", "load_snapshot", "new_run_id", "pid_alive", "prune_uploads", "read_metrics", "reconcile",

@@ -14,7 +14,7 @@ from ..callbacks import Callback, PrintProgress
 from ..config import load_config
 from ..datasets import load_dataset
 from ..errors import CacheWarning, DeepClustError, InputError, TrainingError
-from ..methods import create_method
+from ..methods import create_method, get_method_class
 from . import states
 from .layout import PathLike, RunFolder
 from .recorder import RunRecorder, result_record, write_final_artifacts
@@ -44,6 +44,18 @@ def _data_record(data) -> Dict[str, Any]:
             "has_labels": data.y is not None, "description": data.description}
 
 
+def apply_file_clusters(config: Dict[str, Any], data) -> Dict[str, Any]:
+    """The rule for a user's file: its number of clusters (the "file" dataset's ``n_clusters`` option, else its
+    number of label classes, else 2) is the method's ``n_clusters``. Every door applies it once the data is
+    loaded (``train``, the app, ``compare``, the worker), so a 3-class file never trains with a method's
+    default K = 2. ``config`` is changed in place and returned."""
+    params = config.get("params")
+    if config.get("dataset") == "file" and isinstance(params, dict) and \
+            any(spec.name == "n_clusters" for spec in get_method_class(config["method"]).param_specs()):
+        params["n_clusters"] = int(data.n_clusters)
+    return config
+
+
 def execute_run(run_dir: PathLike) -> Dict[str, Any]:
     """Train the run in this process and record everything under ``run_dir``; return result.json's dict.
 
@@ -67,6 +79,7 @@ def execute_run(run_dir: PathLike) -> Dict[str, Any]:
     states.mark_started(folder.path, os.getpid(), started)
     try:
         data = load_dataset(config["dataset"], **config["dataset_options"])
+        apply_file_clusters(config, data)  # the doors did it already; a run created through the API too
         fileio.write_json(folder.data, _data_record(data))
         estimator = create_method(config["method"], **config["params"])
         recorder, final = RunRecorder(folder.path, len(data.x), data.y), _FinalScores()

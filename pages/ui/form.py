@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 import streamlit as st
 
 from deepclust_core import config as dconfig
-from deepclust_core import list_datasets, list_methods
+from deepclust_core import list_datasets, list_methods, store
 
 from .session import KEY_DATASET, KEY_DEFAULTS_FOR, KEY_METHOD, KEY_SEED, option_key, param_key
 from .widgets import to_widget, typed_values
@@ -81,7 +81,8 @@ def _checked_data(dataset: str, options: tuple, file_stamp: tuple):
 
 def check_with_data(config: Dict[str, Any]) -> None:
     """The checks that need the data (N_s < n_samples, n_clusters <= n_samples, a readable file), done
-    before a run is queued for data that loads in a blink; InputError says what is wrong."""
+    before a run is queued for data that loads in a blink; InputError says what is wrong. A user file's
+    number of clusters is set as the method's (``config`` is changed in place)."""
     from deepclust_core import create_method
 
     dataset, options = config["dataset"], config["dataset_options"]
@@ -95,4 +96,5 @@ def check_with_data(config: Dict[str, Any]) -> None:
         except OSError:
             pass  # load_dataset reports the missing file
     data = _checked_data(dataset, tuple(sorted(options.items())), stamp)
+    store.apply_file_clusters(config, data)  # a user file's K is the method's K
     create_method(config["method"], **config["params"]).check_input(data.x, data.y)
