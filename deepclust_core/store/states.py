@@ -31,6 +31,7 @@ TRANSITIONS = {"queued": ("running", "stopped", "failed"), "running": ("running"
 STARTING_SECONDS = 30.0  # a run marked running whose worker pid is not recorded yet
 DIED = "worker process died"
 LOG_TAIL_CHARS = 300
+STATUS_RESERVE = 1024  # bytes every status.json takes, so that an end can be recorded in place on a full disk
 
 
 def one_line(exc: BaseException) -> str:
@@ -52,26 +53,34 @@ def read_status(run_dir: PathLike) -> Dict[str, Any]:
 def _write(run_dir: PathLike, status: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
     status = {**status, **changes, "updated": time.time()}
     try:
-        fileio.write_json(RunFolder(run_dir).status, status)
+        _write_status(run_dir, status)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not _write_in_place(run_dir, status):
             raise
     return status
 
 
+def _write_status(run_dir: PathLike, status: Dict[str, Any]) -> None:
+    """status.json, atomically, padded with spaces to :data:`STATUS_RESERVE` bytes: the room an end state and
+    its reason need to be written in place on a full disk (trailing spaces are valid JSON)."""
+    text = json.dumps(fileio.jsonable(status), indent=1, sort_keys=True).encode()
+    text += b" " * max(0, STATUS_RESERVE - len(text)) + b"\n"
+    fileio.write_atomically(RunFolder(run_dir).status, lambda stream: stream.write(text))
+
+
 def _write_in_place(run_dir: PathLike, status: Dict[str, Any]) -> bool:
     """On a full disk, overwrite status.json in place: the new JSON, padded with spaces to the old length,
-    needs no new disk blocks. Only for a state change that must not be lost (an end, with its reason):
-    the progress of a running run is dropped, a long reason shortened. True when it was written."""
+    needs no new disk blocks. Only for a state change that must not be lost (an end, with its reason): only
+    the state, its reason (shortened if need be) and its times are kept. True when it was written."""
     if status.get("state") not in ENDED_STATES:
         return False
     path = RunFolder(run_dir).status
     try:
         with open(path, "r+b") as stream:
             size = os.fstat(stream.fileno()).st_size
-            slim = {key: value for key, value in status.items() if key != "progress"}
-            for limit in (LOG_TAIL_CHARS, 60, 0):
-                reason = str(slim.get("reason") or "")
+            slim = {key: status[key] for key in ("state", "created", "started", "finished") if key in status}
+            for limit in (LOG_TAIL_CHARS * 2, LOG_TAIL_CHARS, 60):
+                reason = str(status.get("reason") or "")
                 text = json.dumps(fileio.jsonable({**slim, "reason": reason[:limit] or None}), sort_keys=True)
                 data = text.encode()
                 if len(data) <= size:
@@ -94,7 +103,7 @@ def _current(run_dir: PathLike) -> Dict[str, Any]:
 
 def init_queued(run_dir: PathLike, now: float) -> None:
     """The first status of a new run."""
-    fileio.write_json(RunFolder(run_dir).status, {"state": "queued", "created": now, "updated": now})
+    _write_status(run_dir, {"state": "queued", "created": now, "updated": now})
 
 
 def transition(run_dir: PathLike, state: str, **changes: Any) -> Optional[Dict[str, Any]]:
