@@ -68,6 +68,13 @@ _NUMBERS = {"result": ("acc", "nmi", "ari", "seconds", "clusters_used", "graph_c
             "data": ("n_samples", "n_features", "n_clusters")}
 
 
+class _Damaged(ValueError):
+    """A readable JSON file with a wrong field; its message is the reason as is."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -75,7 +82,7 @@ def _is_number(value: Any) -> bool:
 def _check_numbers(record: Dict[str, Any], keys) -> None:
     for key in keys:
         if record.get(key) is not None and not _is_number(record[key]):
-            raise ValueError(f"{key} is not a number")
+            raise _Damaged(f"{key} is not a number")
 
 
 def load_run(run_dir: PathLike) -> Run:
@@ -113,7 +120,8 @@ def load_run(run_dir: PathLike) -> Run:
             extra.pop(name, None)
         except (OSError, ValueError) as exc:
             extra.pop(name, None)
-            reason = reason or f"{path.name} is damaged: {states.one_line(exc)}"
+            detail = str(exc) if isinstance(exc, _Damaged) else states.one_line(exc)
+            reason = reason or f"{path.name} is damaged: {detail}"
     return Run(**base, state=state, reason=reason, status=status, **extra)
 
 
