@@ -28,7 +28,7 @@ from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
-from ..validation import check_features
+from ..validation import check_features, check_labels
 from .base import BaseClusterer, _CallbackList, resolve_device, seed_everything
 
 EPS = 1e-8
@@ -190,6 +190,11 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")
         return self._chunked(self._latent, self._to_device(X)).cpu().numpy()
+
+    def scores(self, y) -> Dict[str, float]:
+        """ACC, NMI and ARI of the fitted labels against ground truth."""
+        check_is_fitted(self, "labels_")
+        return evaluate(check_labels(y, len(self.labels_)), self.labels_)
 
     # machinery ---------------------------------------------------------------------------------
     def _to_device(self, X) -> torch.Tensor:

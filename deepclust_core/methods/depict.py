@@ -6,11 +6,13 @@ soft-max clustering layer on its code: p_ik = softmax_k(w_kᵀ z_i + b_k). The c
 
     min KL(Q ‖ P) + KL(f ‖ u),    f_k = (1/N) Σ_i q_ik,  u uniform (the balanced-assignment prior),
 
-whose minimiser over Q is q_ik ∝ p_ik / (Σ_i' p_i'k)^½. We compute these targets on the whole data from the clean
+whose minimiser over Q the paper gives as q_ik ∝ p_ik / (Σ_i' p_i'k)^½; the authors' released code computes
+q_ik ∝ p_ik² / Σ_i' p_i'k instead (DEC's sharpened target), and that is the default (``targets``): with the
+paper's rule nothing sharpens the assignments, and on small problems we saw them drift to uniform. We compute them on the whole data from the clean
 pathway at the start of every epoch (held fixed during the epoch), and train the network on the cross-entropy
 −(1/N) Σ_ik q_ik log p̃_ik of the *noisy* pathway's p̃ (dropout on the input and every hidden layer), plus the
 layer-wise reconstruction losses: each decoder layer must reproduce the clean encoder's activations at the
-mirrored layer (mean squared error per unit), and the output the input (Bernoulli cross-entropy for data in
+mirrored layer (mean squared error relative to that layer's mean square, weight 0.1 as in the authors' code), and the output the input (Bernoulli cross-entropy for data in
 [0, 1], squared error otherwise, averaged over features). The autoencoder is pretrained on the reconstruction
 losses alone (cached like the other methods' pretraining); the clustering layer starts from k-means on the clean
 code, written as a soft-max layer whose argmax is the nearest centre (so the start's labels are k-means').
@@ -110,9 +112,12 @@ def mlp_autoencoder(input_dim: int, hidden: Tuple[int, ...], latent_dim: int) ->
     return LadderAutoencoder(encoder, decoder)
 
 
-def balanced_targets(p: torch.Tensor) -> torch.Tensor:
-    """DEPICT's targets q_ik ∝ p_ik / (Σ_i p_ik)^½ (the minimiser of KL(Q‖P) + KL(f‖u) over Q)."""
-    weight = p / p.sum(0, keepdim=True).clamp_min(dnn.EPS).sqrt()
+def balanced_targets(p: torch.Tensor, rule: str = "code") -> torch.Tensor:
+    """DEPICT's targets: q_ik ∝ p_ik / (Σ_i p_ik)^½ (``"paper"``, eq. of the paper's §3.1), or
+    q_ik ∝ p_ik² / Σ_i p_ik (``"code"``, what the authors' released code computes; the paper's line is commented
+    out there). Both divide by a power of the cluster's size (balance); only the second also sharpens."""
+    size = p.sum(0, keepdim=True).clamp_min(dnn.EPS)
+    weight = p.pow(2) / size if rule == "code" else p / size.sqrt()
     return weight / weight.sum(1, keepdim=True)
 
 
@@ -122,8 +127,8 @@ class DEPICT(DeepClusterer):
     """DEPICT: soft-max clustering on a denoising (conv) autoencoder, balanced relative-entropy targets."""
 
     epochs: int = param(50, "Clustering epochs after pretraining.", low=1, high=100000)
-    batch_size: int = param(100, "Minibatch size.", low=1)
-    lr: float = param(0.0005, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
+    batch_size: int = param(100, "Minibatch size (authors' code: 100).", low=1)
+    lr: float = param(0.0001, "Adam learning rate (authors' code: 1e-4).", low=0.0, low_inclusive=False, log=True)
     lr_decay: float = param(1.0, "Learning-rate factor every lr_decay_every epochs (1 = constant).", low=0.0,
                             high=1.0, advanced=True)
     network: str = param("auto", "auto: convolutional autoencoder for square images whose side is a multiple of "
@@ -132,8 +137,11 @@ class DEPICT(DeepClusterer):
                                            advanced=True)
     dropout: float = param(0.1, "Corruption of the noisy pathway: dropout rate on the input and every hidden "
                                 "layer.", low=0.0, high=0.9)
-    recon_weight: float = param(1.0, "Weight of the layer-wise reconstruction losses beside the clustering loss.",
-                                low=0.0)
+    recon_weight: float = param(1.0, "Weight of the reconstruction losses beside the clustering loss.", low=0.0)
+    layer_weight: float = param(0.1, "Weight of each hidden layer's reconstruction loss relative to the output's "
+                                     "(authors' code: 0.1).", low=0.0, advanced=True)
+    targets: str = param("code", "Target rule: 'code' q ∝ p²/Σp (the authors' code, sharpens), 'paper' q ∝ p/√Σp "
+                                 "(the paper's equation, balances only).", choices=("code", "paper"))
     kmeans_restarts: int = param(20, "k-means restarts on the pretrained code (the start).", low=1, advanced=True)
 
     def _check_method_params(self, x) -> None:
@@ -177,12 +185,16 @@ class DEPICT(DeepClusterer):
         else:
             loss = (decoded[-1] - target).pow(2).mean()
         for mirror, reference in zip(decoded[:-1], reversed(clean[:-1])):
-            loss = loss + (mirror - reference).pow(2).mean()
+            # Relative to the layer's mean square: shrinking every activation would otherwise lower this term
+            # (the clean and noisy pathways share their weights), and with it the code and the head's logits.
+            loss = loss + self.layer_weight * (mirror - reference).pow(2).mean() / reference.pow(2).mean().clamp_min(
+                dnn.EPS)
         return loss, noisy[-1]
 
     def _pretrain(self, x_np, x, labels, callbacks):
         model = self._new_autoencoder().to(self.device_)
-        schedule = {**self._pretrain_schedule(), "objective": "depict-ladder", "dropout": self.dropout}
+        schedule = {**self._pretrain_schedule(), "objective": "depict-ladder", "dropout": self.dropout,
+                    "layer_weight": self.layer_weight}
         self.pretrain_key_ = dnn.pretrain_key(x_np, self._architecture(), self.random_state, schedule)
         path = dnn.cache_dir() / f"{self.pretrain_key_}.pt"
         self.pretrain_cached_ = False
@@ -242,7 +254,7 @@ class DEPICT(DeepClusterer):
 
     @torch.no_grad()
     def _on_epoch_start(self, x, epoch) -> None:
-        self.target_ = balanced_targets(self._proba_tensor(x))
+        self.target_ = balanced_targets(self._proba_tensor(x), self.targets)
 
     def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
         batch = x[index]

@@ -54,10 +54,23 @@ class IMSAT(DiscriminativeClusterer):
         self.network_ = bn_mlp([x_np.shape[1], *self.hidden_dims, self.n_clusters])
         self.radius_ = self.sat_radius * kth_neighbour_distance(x, self.sat_neighbor)
 
+    def _perturbed(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits of perturbed inputs; batch norm normalises with their batch but keeps its running statistics
+        (as the authors' code: update_batch_stats=False), so that prediction is not skewed by perturbed data."""
+        norms = [m for m in self.network_.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.momentum = 0.0
+        try:
+            return self.network_(batch)
+        finally:
+            for m, momentum in zip(norms, saved):
+                m.momentum = momentum
+
     def _virtual_adversarial(self, batch: torch.Tensor, logits: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
         """r_i = ε_i · unit(∇_d KL(p(x_i) ‖ p(x_i + ξ d))) from one power iteration."""
         d = unit_rows(torch.randn(batch.shape, generator=self.generator_, device=batch.device)).requires_grad_(True)
-        divergence = softmax_kl(logits.detach(), self.network_(batch + self.vat_xi * d)).mean()
+        divergence = softmax_kl(logits.detach(), self._perturbed(batch + self.vat_xi * d)).mean()
         (grad,) = torch.autograd.grad(divergence, d)
         return radius.unsqueeze(1) * unit_rows(grad.detach())
 
@@ -67,7 +80,7 @@ class IMSAT(DiscriminativeClusterer):
         p = torch.softmax(logits, 1)
         h_y, h_y_x = marginal_entropy(p), conditional_entropy(p)
         r_adv = self._virtual_adversarial(batch, logits, self.radius_[index])
-        sat = softmax_kl(logits.detach(), self.network_(batch + r_adv)).mean()
+        sat = softmax_kl(logits.detach(), self._perturbed(batch + r_adv)).mean()
         loss = sat + self.info_weight * (h_y_x - self.marginal_weight * h_y)
         return {"loss": loss, "sat": sat, "marginal_entropy": h_y, "conditional_entropy": h_y_x,
                 "mutual_information": h_y - h_y_x}
