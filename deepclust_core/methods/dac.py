@@ -1,0 +1,105 @@
+"""DAC: Deep Adaptive image Clustering (Chang, Wang, Meng, Xiang, Pan, ICCV 2017). See docs/METHODS.md §8.
+
+Clustering recast as binary pairwise classification. A network gives each image a label feature
+l_i = softmax(f(x_i)) / ‖softmax(f(x_i))‖₂ (non-negative, unit length), and the similarity of two images is
+g_ij = l_i · l_j ∈ [0, 1]. Within each minibatch, pairs with g_ij ≥ u(λ) are taken as "same cluster" (r_ij = 1),
+pairs with g_ij < l(λ) as "different" (r_ij = 0), the rest are left out, and the selected pairs are trained with
+binary cross-entropy −r_ij log g_ij − (1 − r_ij) log(1 − g_ij). The thresholds u(λ) = 0.95 − λ and
+l(λ) = 0.455 + 0.1 λ move towards each other as λ grows by ``threshold_step`` each epoch (the curriculum: first
+the most confident pairs, then more); training ends when they meet or after ``epochs``. Because the label
+features are unit-length and non-negative, l_i · l_j = 1 forces one-hot-like features, so the cluster is
+argmax_k l_ik. The logits pass through batch norm before the softmax, as in the paper's networks, so a fresh
+network already spreads its label features (a uniform output would make every pair "same").
+
+Network: a small convolutional net for square images (the paper uses a deeper all-convolutional one), an MLP
+with batch norm for other rows. The start is the randomly initialised network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..params import param
+from ._discriminative import ConvNet, DiscriminativeClusterer, bn_mlp, choose_network
+from .base import register_method
+
+UPPER_START, LOWER_START, LOWER_SLOPE = 0.95, 0.455, 0.1
+
+
+def thresholds(lam: float) -> Tuple[float, float]:
+    """(u(λ), l(λ)) = (0.95 − λ, 0.455 + 0.1 λ)."""
+    return UPPER_START - lam, LOWER_START + LOWER_SLOPE * lam
+
+
+def pair_loss(features: torch.Tensor, upper: float, lower: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mean binary cross-entropy over the selected pairs i ≠ j, and the fraction of pairs selected.
+
+    ``features`` are unit-length label features (B, K). Pairs with similarity in [lower, upper) are left out.
+    """
+    similarity = (features @ features.T).clamp(1e-7, 1.0 - 1e-7)
+    off_diagonal = ~torch.eye(features.shape[0], dtype=torch.bool, device=features.device)
+    with torch.no_grad():
+        same = (similarity >= upper) & off_diagonal
+        different = (similarity < lower) & off_diagonal
+        selected = same | different
+    losses = -torch.where(same, torch.log(similarity), torch.log1p(-similarity))
+    count = selected.sum()
+    loss = (losses * selected).sum() / count.clamp_min(1)
+    return loss, count.float() / off_diagonal.sum()
+
+
+@register_method("dac")
+@dataclass(eq=False, repr=False)
+class DAC(DiscriminativeClusterer):
+    """Deep Adaptive Clustering: pairwise same/different classification of confident pairs, with a curriculum."""
+
+    epochs: int = param(46, "Training epochs at most (the thresholds meet after 46 epochs at the default step).",
+                        low=1, high=100000)
+    batch_size: int = param(128, "Minibatch size: pairs are formed within a batch (at most the number of "
+                                 "samples).", low=2)
+    lr: float = param(0.001, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
+    threshold_step: float = param(0.0099, "Growth of λ per epoch: u(λ) = 0.95 − λ, l(λ) = 0.455 + 0.1 λ (authors' "
+                                          "code: 1.1 × 0.009).", low=0.0, low_inclusive=False, high=0.5)
+    network: str = param("auto", "auto: convolutional for square images, else an MLP.",
+                         choices=("auto", "conv", "mlp"))
+    conv_channels: Tuple[int, ...] = param((32, 64), "Channels of the 3×3 convolution blocks (conv net).", low=1,
+                                           advanced=True)
+    hidden_dims: Tuple[int, ...] = param((500, 500), "Hidden layers of the MLP (non-image rows), and the conv "
+                                                     "net's dense layer (its first entry).", low=1, advanced=True)
+
+    def _build(self, x_np, x, labels) -> None:
+        image = choose_network(self.network, x_np.shape[1])
+        width = self.hidden_dims[0]
+        if image is not None:
+            body = nn.Sequential(ConvNet(image[0], image[1], self.conv_channels, width), nn.BatchNorm1d(width),
+                                 nn.ReLU(), nn.Linear(width, self.n_clusters))
+        else:
+            body = bn_mlp([x_np.shape[1], *self.hidden_dims, self.n_clusters])
+        self.network_ = nn.Sequential(body, nn.BatchNorm1d(self.n_clusters))
+        self.network_kind_ = "conv" if image is not None else "mlp"
+        self.lambda_ = 0.0
+        self.upper_, self.lower_ = thresholds(0.0)
+
+    def _on_epoch_start(self, epoch: int) -> None:
+        self.lambda_ = (epoch - 1) * self.threshold_step
+        self.upper_, self.lower_ = thresholds(self.lambda_)
+
+    def _latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The unit-length label features l_i."""
+        return F.normalize(torch.softmax(self._logits(x), 1), dim=1)
+
+    def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
+        features = F.normalize(torch.softmax(self.network_(x[index]), 1), dim=1)
+        loss, selected = pair_loss(features, self.upper_, self.lower_)
+        return {"loss": loss, "selected_pairs": selected}
+
+    def _epoch_diagnostics(self) -> Dict[str, float]:
+        return {"upper": self.upper_, "lower": self.lower_}
+
+    def _schedule_done(self, epoch: int) -> bool:
+        upper, lower = thresholds(epoch * self.threshold_step)
+        return upper < lower  # the next epoch's thresholds would cross: the curriculum is over
