@@ -23,6 +23,32 @@ def split_dimensions(latent_dim: int, n_facets: int) -> List[np.ndarray]:
     return [np.asarray(part, dtype=np.int64) for part in np.array_split(np.arange(latent_dim), n_facets)]
 
 
+def independent_facets(mu: np.ndarray, n_facets: int, seed: int):
+    """A structure for the latent tree from the pretrained latent means ``mu`` (N, M): an unmixing matrix W
+    (FastICA: the directions whose projections are most independent) and groups of the unmixed dimensions,
+    dependent ones together (average-linkage clustering of |corr(s_i², s_j²)|, which is large for two
+    projections of the same clustered factor and near zero for independent ones). Returns (W, mean, groups)
+    with s = (mu − mean) Wᵀ."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.decomposition import FastICA
+
+    ica = FastICA(n_components=mu.shape[1], whiten="unit-variance", random_state=seed, max_iter=1000, tol=1e-3)
+    sources = ica.fit_transform(mu)
+    if n_facets == 1:
+        return ica.components_, ica.mean_, [np.arange(mu.shape[1])]
+    energy = sources ** 2
+    dependence = np.abs(np.nan_to_num(np.corrcoef(energy, rowvar=False)))
+    distance = 1.0 - dependence[np.triu_indices(mu.shape[1], 1)]
+    groups = fcluster(linkage(distance, "average"), n_facets, criterion="maxclust") - 1
+    facets = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    while len(facets) < n_facets:  # fcluster can return fewer: split the largest group
+        facets.sort(key=len)
+        largest = facets.pop()
+        facets += [largest[:len(largest) // 2], largest[len(largest) // 2:]]
+    facets.sort(key=lambda f: f[0])
+    return ica.components_, ica.mean_, facets
+
+
 class LatentTreePrior(nn.Module):
     """A chain-structured latent tree over facets of the latent dimensions."""
 

@@ -25,7 +25,7 @@ from .. import nn as dnn
 from ..errors import InputError
 from ..metrics import evaluate
 from ..params import param
-from ._latent_tree import LatentTreePrior, split_dimensions
+from ._latent_tree import LatentTreePrior, independent_facets, split_dimensions
 from .base import DeepClusterer, register_method
 
 
@@ -40,6 +40,10 @@ class LTVAE(DeepClusterer):
                                 "n_clusters and gives the labels.", low=0, high=1000)
     linked: bool = param(True, "Link the facets' discrete variables in a chain (a latent tree); off = "
                          "independent facets.")
+    structure: str = param("ica", "How the latent dimensions are grouped into facets: 'ica' unmixes the pretrained "
+                           "latent into independent directions (FastICA, folded into the encoder and decoder) and "
+                           "groups dependent ones together; 'split' takes contiguous groups of dimensions as "
+                           "they are.", choices=("ica", "split"))
 
     def _check_method_params(self, x: np.ndarray) -> None:
         super()._check_method_params(x)
@@ -53,7 +57,12 @@ class LTVAE(DeepClusterer):
 
     def _initialize(self, x_np, x, labels) -> None:
         mu = self._encode_means(x).cpu().numpy().astype(np.float64)
-        dims = split_dimensions(self.latent_dim, self.n_facets)
+        if self.structure == "ica":
+            unmixing, mean, dims = independent_facets(mu, self.n_facets, self.random_state)
+            self._unmix_latent(unmixing, mean)
+            mu = (mu - mean) @ unmixing.T
+        else:
+            dims = split_dimensions(self.latent_dim, self.n_facets)
         cards = self.cardinalities()
         self.prior_tree_ = LatentTreePrior(dims, cards, self.linked).to(self.device_)
         starts = []
@@ -66,6 +75,20 @@ class LTVAE(DeepClusterer):
                 self.prior_tree_.set_link(b, starts[b - 1], starts[b])
         self.init_labels_ = starts[0]
         self.init_scores_ = evaluate(labels, starts[0]) if labels is not None else None
+
+    @torch.no_grad()
+    def _unmix_latent(self, unmixing: np.ndarray, mean: np.ndarray) -> None:
+        """Re-express the autoencoder in the unmixed latent s = W(μ − mean): the mean head outputs s, the
+        decoder's first layer takes s (same reconstructions); the log-variance head is kept (diagonal q)."""
+        w = torch.as_tensor(unmixing, dtype=torch.float32, device=self.device_)
+        w_inv = torch.linalg.inv(w)
+        m = torch.as_tensor(mean, dtype=torch.float32, device=self.device_)
+        head = self.autoencoder_.mu_head
+        head.bias.copy_(w @ (head.bias - m))
+        head.weight.copy_(w @ head.weight)
+        first = self.autoencoder_.decoder[0]
+        first.bias.add_(first.weight @ m)
+        first.weight.copy_(first.weight @ w_inv)
 
     def _modules(self):
         return [self.autoencoder_, self.prior_tree_]
