@@ -241,3 +241,27 @@ def test_samples_page_shows_cluster_grids_and_facets(tmp_path, monkeypatch, _nav
     dims = store.load_artifact(runs_dir / ids["ltvae"], "samples")["facet1_dims"]
     assert f"z{dims[0] + 1}" in shown["samples.facet_partition"] and "Facet 1" in shown["samples.facet_partition"]
     assert {"samples.facet_grid.overview", "samples.facet_grid.grid"} <= set(shown)
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+def test_sample_figures_show_missing_samples_as_blank_and_check_shapes():
+    from deepclust_core import viz
+    from deepclust_core.errors import InputError
+
+    samples = np.random.default_rng(0).random((3, 4, 16)).astype(np.float32)
+    samples[1] = np.nan  # a cluster the generator never draws
+    overview = viz.samples_overview(samples, (4, 4))
+    mosaic = np.asarray(overview.data[0].z, dtype=float)
+    assert mosaic.shape == (3 * 6 - 2, 4 * 6 - 2) and np.isnan(mosaic[6:10]).all() and np.isfinite(mosaic[:4, :4]).all()
+    grid = viz.cluster_grid(samples[0], (4, 4), columns=3)  # 4 images on a 2 × 3 grid, two tiles blank
+    assert np.isnan(np.asarray(grid.data[0].z, dtype=float)[6:, 6:]).all()
+    with pytest.raises(InputError, match="image_shape"):
+        viz.samples_overview(samples, (5, 5))
+    latent = np.random.default_rng(1).normal(size=(50, 4))
+    figure = viz.facet_partition(latent, np.arange(50) % 3, [2, 3])
+    assert figure.layout.xaxis.title.text == "z3" and len(figure.data) == 3
+    with pytest.raises(InputError, match="do not fit"):
+        viz.facet_partition(latent, np.arange(50) % 3, [4])
+    points = viz.generated_points(np.random.default_rng(2).normal(size=(2, 5, 2)))
+    assert [trace.name for trace in points.data] == ["generated, cluster 0", "generated, cluster 1"]
