@@ -159,12 +159,9 @@ class LTVAE(DeepClusterer):
             out[f"facet{b}_dims"] = d.astype(np.int64)
             out[f"facet{b}_weights"] = self._facet_weights(b)
         out["samples"] = out["facet0_samples"]
-        for b, assigned in enumerate(self._facet_posteriors_train_labels()):
+        for b, assigned in enumerate(self.facet_labels_):
             out[f"facet{b}_labels"] = assigned
         return out
-
-    def _facet_posteriors_train_labels(self) -> List[np.ndarray]:
-        return list(self.facet_labels_)
 
     def _facet_weights(self, b: int) -> np.ndarray:
         return np.bincount(self.facet_labels_[b], minlength=self.prior_tree_.cardinalities[b]).astype(
@@ -178,7 +175,8 @@ class LTVAE(DeepClusterer):
         for b in range(tree.n_facets):
             links = tree.log_links(b).detach().exp().cpu().numpy()
             rows = links[parent] if links.shape[0] > 1 else np.repeat(links, n, axis=0)
-            state = np.array([rng.choice(len(r), p=r / r.sum()) for r in rows])
+            cumulative = np.cumsum(rows / rows.sum(1, keepdims=True), axis=1)
+            state = np.minimum((cumulative < rng.random((n, 1))).sum(1), rows.shape[1] - 1)
             d = tree.dims(b).cpu().numpy()
             means = tree.means[b].detach().cpu().numpy()[state]
             stds = np.exp(0.5 * tree.log_vars[b].detach().cpu().numpy())[state]
@@ -187,6 +185,7 @@ class LTVAE(DeepClusterer):
         return z
 
     def fit(self, X, y=None, callbacks=None):
+        """Fit as every autoencoder method, then keep every facet's partition of X (``facet_labels_``)."""
         super().fit(X, y, callbacks)
         self.facet_labels_ = [p.argmax(1).cpu().numpy() for p in self._facet_posteriors(self._to_device(X))]
         return self
