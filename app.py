@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/traversals.py", title="Traversals", icon=":material/swap_horiz:"),
+    st.Page("pages/samples.py", title="Generated samples", icon=":material/grid_view:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/ablation.py", title="Ablation", icon=":material/stacked_line_chart:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/list:"),

@@ -16,6 +16,7 @@ file                                  what it holds
 ``gmm.npz``                           means / variances / weights of a learned Gaussian-mixture prior
 ``traversals.npz``                    decoded latent traversals (paper Fig. 2), precomputed at the end
 ``graph.npz``, ``inputs.npz``         the neighbour graph and the data itself, for 2-D data
+``samples.npz``                       generated samples per cluster (GANs) / per facet state (latent tree)
 ``log.txt``                           the worker's output and full tracebacks
 ``STOP``                              present when a stop was requested
 ``cache/<method>_epoch_XXXX.npz``     derived views (t-SNE / UMAP embeddings) computed by the app
@@ -31,7 +32,7 @@ from typing import List, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
-ARTIFACTS = ("labels", "gmm", "traversals", "graph", "inputs")
+ARTIFACTS = ("labels", "gmm", "traversals", "graph", "inputs", "samples")
 UPLOADS_FOLDER = ".uploads"  # inside the runs folder; a dot name is never taken for a run
 LOCK_NAME = ".schedule.lock"  # inside the runs folder: the queue's lock
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")

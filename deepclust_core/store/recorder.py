@@ -28,6 +28,8 @@ attribute / method              recorded as
 ``traversal(k, d, steps,        traversals.npz (paper Fig. 2), with ``n_features_in_``
 scale)``
 ``graph_``                      graph.npz (indices, weights) for 2-D data
+``cluster_samples(n)``          samples.npz: its dict of arrays (generated samples per cluster, and
+                                for a latent tree every facet's samples, dimensions and partition)
 ==============================  =====================================================================
 
 Per epoch, the method calls ``callback.on_epoch_end(estimator, EpochInfo)``; ``EpochInfo.latent()`` gives
@@ -54,6 +56,7 @@ TRAVERSAL_STEPS = 15
 TRAVERSAL_SCALE = 4.0
 MAX_TRAVERSAL_VALUES = 20_000_000  # floats kept in traversals.npz (80 MB uncompressed at most)
 SUBSAMPLE_SEED = 0
+SAMPLES_PER_CLUSTER = 10  # generated samples per cluster in samples.npz
 # (fitted attribute, result.json key) copied when the estimator has it and it is truthy / present.
 _SCORE_ATTRIBUTES = (("init_scores_", "init_scores"), ("model_start_scores_", "model_start_scores"))
 _PLAIN_ATTRIBUTES = (("graph_cross_fraction_", "graph_cross_fraction"), ("graph_seconds_", "graph_seconds"),
@@ -158,6 +161,8 @@ def write_final_artifacts(recorder: RunRecorder, estimator, data) -> None:
     paths = traversals(estimator)
     if paths is not None:
         fileio.save_npz(folder.artifact("traversals"), **paths)
+    if hasattr(estimator, "cluster_samples"):
+        fileio.save_npz(folder.artifact("samples"), **estimator.cluster_samples(SAMPLES_PER_CLUSTER))
     if data.x.shape[1] == 2:
         fileio.save_npz(folder.artifact("inputs"), x=data.x)
         graph = getattr(estimator, "graph_", None)
