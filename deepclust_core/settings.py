@@ -13,6 +13,7 @@ variable                    meaning                                             
 ``DEEPCLUST_MAX_JOBS``      runs that train at once on this machine (>= 1)        1
 ``DEEPCLUST_SERVER_PATHS``  the app may read data files by server path (boolean)  on
 ``DEEPCLUST_MAX_UPLOAD_MB`` largest upload the app accepts, in MB                 200
+``DEEPCLUST_RAY_ADDRESS``   the Ray cluster runs go to (else ``RAY_ADDRESS``)     none: local processes
 ==========================  ===================================================  ========================
 
 Booleans accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); an empty or unset variable means the
@@ -33,6 +34,8 @@ OFFLINE_ENV = "DEEPCLUST_OFFLINE"
 MAX_JOBS_ENV = "DEEPCLUST_MAX_JOBS"
 SERVER_PATHS_ENV = "DEEPCLUST_SERVER_PATHS"
 MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
+RAY_ADDRESS_ENV = "DEEPCLUST_RAY_ADDRESS"
+RAY_STANDARD_ENV = "RAY_ADDRESS"
 
 DEFAULT_MAX_JOBS = 1
 DEFAULT_MAX_UPLOAD_MB = 200.0  # keep equal to server.maxUploadSize in .streamlit/config.toml
@@ -129,3 +132,8 @@ def server_paths_allowed() -> bool:
 def max_upload_mb() -> float:
     """``$DEEPCLUST_MAX_UPLOAD_MB``, else 200."""
     return env_float(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB, low=0.0)
+
+
+def ray_address() -> str:
+    """``$DEEPCLUST_RAY_ADDRESS``, else Ray's own ``$RAY_ADDRESS``, else "" (train on this machine's queue)."""
+    return _raw(RAY_ADDRESS_ENV) or _raw(RAY_STANDARD_ENV)
