@@ -154,8 +154,8 @@ class Driver:
         self.connect(run_dirs)
         ray = self.ray
         board = ray.remote(num_cpus=0)(ControlBoard).remote()
-        task = ray.remote(train_task).options(num_cpus=self.executor.cpus, num_gpus=self.executor.gpus,
-                                              max_retries=0, retry_exceptions=False)
+        task = ray.remote(train_task)
+        resources = {"num_cpus": self.executor.cpus, "num_gpus": self.executor.gpus, "max_retries": 0}
         threads = max(1, int(self.executor.cpus))
         tasks: Dict[Any, _Task] = {}
         for path in run_dirs:
@@ -164,7 +164,7 @@ class Driver:
             config = fileio.read_json(RunFolder(path).config)
             now = time.time()
             states.update(path, submitted=now)
-            generator = task.options(name=f"deepclust-run-{path.name}").remote(config, path.name, board, threads)
+            generator = task.options(name=f"deepclust-run-{path.name}", **resources).remote(config, path.name, board, threads)
             tasks[generator] = _Task(path, generator, now)
         try:
             while tasks:
