@@ -47,26 +47,26 @@ def test_a_sweep_is_its_grid_times_its_seeds_on_the_dataset_recipe():
 
 def test_cli_sweep_then_python_restart_skips_finished_runs(tmp_path, capsys):
     runs, out = tmp_path / "runs", tmp_path / "out"
-    argv = ["sweep", "--dataset", "moons", "--method", "kmeans", "--n-init", "1,3", "--seeds", "0,1",
+    argv = ["sweep", "--dataset", "moons", "--method", "kmeans", "--n-init", "1,3", "--seeds", "0",
             "--n-samples", "200", "--workers", "2", "--runs-dir", str(runs), "--csv", str(out / "s.csv"),
             "--json-out", str(out / "s.json")]
     assert cli.main(argv) == 0
     printed = capsys.readouterr()
-    assert "| n_init | ACC | NMI | ARI | runs | seconds/run |" in printed.out and "2/2" in printed.out
-    assert "n_init=3 seed=1: finished" in printed.err
+    assert "| n_init | ACC | NMI | ARI | runs | seconds/run |" in printed.out and "1/1" in printed.out
+    assert "n_init=3 seed=0: finished" in printed.err
     written = json.loads((out / "s.json").read_text())
-    assert [entry["n_init"] for entry in written["table"]] == [1, 3] and len(written["runs"]) == 4
+    assert [entry["n_init"] for entry in written["table"]] == [1, 3] and len(written["runs"]) == 2
     assert (out / "s.csv").read_text().splitlines()[0].startswith("n_init,seed,state,acc")
-    assert len(store.list_runs(runs)) == 4
+    assert len(store.list_runs(runs)) == 2
 
-    sweep = Sweep("moons", "kmeans", grid={"n_init": [1, 3]}, seeds=[0, 1], dataset_options={"n_samples": 200})
+    sweep = Sweep("moons", "kmeans", grid={"n_init": [1, 3]}, seeds=[0], dataset_options={"n_samples": 200})
     again = run_sweep(sweep, runs, executor=LocalQueue(2))  # the same sweep from Python: nothing to train
-    assert again.skipped == 4 and len(store.list_runs(runs)) == 4
+    assert again.skipped == 2 and len(store.list_runs(runs)) == 2
     assert [row["acc"] for row in again.rows] == [row["acc"] for row in written["runs"]]
     lost = again.rows[1]["run_id"]
     shutil.rmtree(runs / lost)  # as if it had never finished: only that run trains again
     third = run_sweep(sweep, runs, executor=LocalQueue(2))
-    assert third.skipped == 3 and len(store.list_runs(runs)) == 4
+    assert third.skipped == 1 and len(store.list_runs(runs)) == 2
     assert third.rows[1]["run_id"] != lost and third.rows[1]["state"] == "finished"
     assert third.rows[1]["acc"] == pytest.approx(again.rows[1]["acc"])  # same seed, same result
 

@@ -45,17 +45,21 @@ def import_ray():
     return ray
 
 
-class ControlBoard:
-    """A Ray actor holding, per run id, the control files the driver sees (STOP, PAUSE, STEP)."""
+def control_board_class():
+    """A Ray actor class holding, per run id, the control files the driver sees (STOP, PAUSE, STEP). Made in a
+    function so that Ray ships it by value: its worker process never imports this package (nor torch)."""
 
-    def __init__(self):
-        self.files: Dict[str, Dict[str, str]] = {}
+    class ControlBoard:
+        def __init__(self):
+            self.files = {}
 
-    def set(self, run_id: str, files: Dict[str, str]) -> None:
-        self.files[run_id] = dict(files)
+        def set(self, run_id, files):
+            self.files[run_id] = dict(files)
 
-    def get(self, run_id: str) -> Dict[str, str]:
-        return self.files.get(run_id, {})
+        def get(self, run_id):
+            return self.files.get(run_id, {})
+
+    return ControlBoard
 
 
 def train_task(config: Dict[str, Any], run_id: str, board, threads: int):
@@ -153,7 +157,7 @@ class Driver:
     def drive(self, run_dirs: Sequence[Path], on_end: OnEnd = None) -> None:
         self.connect(run_dirs)
         ray = self.ray
-        board = ray.remote(num_cpus=0)(ControlBoard).remote()
+        board = ray.remote(num_cpus=0)(control_board_class()).remote()
         task = ray.remote(train_task)
         resources = {"num_cpus": self.executor.cpus, "num_gpus": self.executor.gpus, "max_retries": 0}
         threads = max(1, int(self.executor.cpus))
@@ -207,6 +211,8 @@ class Driver:
             item.started = True
             states.update(item.path, remote_started=event["time"], remote_pid=event["pid"],
                           remote_host=event["host"])
+            self._log(item.path, f"Training on the Ray cluster at {self.executor.address}: worker process "
+                                 f"{event['pid']} on {event['host']}.")
             return
         remote.apply_changes(item.path, event)
         if not item.first_epoch and "metrics.jsonl" in (event.get("append") or {}):
