@@ -64,7 +64,7 @@ def _grid(args: argparse.Namespace) -> tuple:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from . import settings
-    from .executors import get_executor
+    from .jobs import get_executor
     from .sweep import Sweep, format_table, run_sweep, write_csv, write_json
 
     grid, fixed = _grid(args)

@@ -1,19 +1,24 @@
-"""Training jobs: queued runs handed to an executor, the local queue's worker processes, stop, and the app's
-supervisor thread. Processes only: what a run folder holds and how its state changes is
-:mod:`deepclust_core.store`'s business; where a run trains is the executor seam's
-(:mod:`deepclust_core.executors`).
+"""Training jobs: the executor seam, and the local queue where every run is its own OS process started from a
+small on-disk queue. Processes only: what a run folder holds and how its state changes is
+:mod:`deepclust_core.store`'s business.
 
-    run_id = submit("runs", config)                       # local queue: starts it if a slot is free
-    run_ids = submit_many("runs", configs, address=ADDR)  # all or nothing; on the Ray cluster at ADDR
-    stop("runs/<id>")                                     # STOP file; SIGTERM / Ray cancel after a grace
+    run_id = submit("runs", config)      # creates runs/<id>/ (queued) and starts it if a slot is free
+    ids = submit_many("runs", configs, address="HOST:PORT")   # all or nothing, here on a Ray cluster
+    stop("runs/<id>")                    # STOP file; SIGTERM to the worker's process group after a grace
 
-By default a run trains on this machine: a worker process ``python -m deepclust_core.jobs run RUN_DIR``, at most
-``$DEEPCLUST_MAX_JOBS`` at once (:mod:`deepclust_core.executors.local`). When a Ray address is configured
-(argument, ``$DEEPCLUST_RAY_ADDRESS`` / ``$RAY_ADDRESS``, the app's setting) the runs go to that cluster instead,
-through one detached driver process that writes what the remote tasks stream back into the run folders
-(:mod:`deepclust_core.executors.raycluster`). The disk is the truth: after a crash or a server restart,
-:func:`startup` (reconcile + schedule) repairs the state, and the app's :class:`Supervisor` thread keeps doing
-so. Reading a run never starts or schedules anything.
+Where runs train is :func:`get_executor`'s choice: this module's :class:`LocalQueue` by default, the Ray
+executor (:mod:`deepclust_core.executors.raycluster`) when an address is given (argument, the app's setting,
+``$DEEPCLUST_RAY_ADDRESS`` or ``$RAY_ADDRESS``). A run on a cluster is marked ``executor: "ray"`` in its status:
+the local queue neither starts nor counts it, and its driver (not a SIGTERM) stops it.
+
+A worker is ``python -m deepclust_core.jobs run RUN_DIR``, started with ``subprocess.Popen`` in a
+new session (so closing the app or its tab does not end it) with its output in the run's log.txt.
+At most ``$DEEPCLUST_MAX_JOBS`` (default 1) runs train at once; :func:`schedule` starts queued runs
+oldest first under an ``fcntl`` lock so two app sessions cannot over-start, and every worker calls
+it again when it ends, so the queue drains without the app. The disk is the truth: after a crash or
+a server restart, :func:`startup` (reconcile + schedule) repairs the state, and the app's
+:class:`Supervisor` thread keeps doing so (a worker killed with SIGKILL cannot start the next run itself).
+Reading a run never starts or schedules anything.
 """
 from __future__ import annotations
 
@@ -21,22 +26,25 @@ import argparse
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from . import settings, store
 from .config import validate_config
 from .errors import InputError
-from .executors import get_executor, local
-from .executors.local import STOP_GRACE_SECONDS, _children, schedule  # noqa: F401  (public names of jobs)
-from .executors.local import reap_children as _reap_children  # noqa: F401
+from .executors.base import (Executor, OnEnd, is_remote, ray_address, reap_spawned, schedule_lock, wait_for_runs,
+                             worker_env)
 from .store import states
 from .store.layout import PathLike
 
+STOP_GRACE_SECONDS = 15.0
 SUPERVISE_SECONDS = 5.0
-_children_lock = threading.Lock()
+_children: List[subprocess.Popen] = []  # workers this process started, polled so none stays a zombie
+_children_lock = threading.Lock()  # the app calls in from one thread per session
 
 
 def max_jobs() -> int:
@@ -44,16 +52,84 @@ def max_jobs() -> int:
     return settings.max_jobs()
 
 
+_schedule_lock = schedule_lock
+
+
+def _reap_children() -> None:
+    reap_spawned()  # Ray drivers this process started
+    with _children_lock:
+        _children[:] = [child for child in _children if child.poll() is None]
+
+
+def _adopt(child: subprocess.Popen) -> subprocess.Popen:
+    with _children_lock:
+        _children.append(child)
+    return child
+
+
+_worker_env = worker_env
+
+
+def _start_worker(run_dir: Path) -> subprocess.Popen:
+    with open(store.RunFolder(run_dir).log, "ab") as log:
+        # Same working directory as the caller, so relative data paths in a config mean the same thing.
+        child = subprocess.Popen([sys.executable, "-m", "deepclust_core.jobs", "run", str(run_dir.resolve())],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env=_worker_env())
+    return _adopt(child)
+
+
+def schedule(runs_dir: PathLike) -> List[str]:
+    """Record dead workers' runs as failed, then start queued runs, oldest first, while fewer than
+    :func:`max_jobs` local runs are running (runs on a Ray cluster are neither started nor counted here);
+    return the ids started."""
+    runs_dir = Path(runs_dir)
+    limit = max_jobs()  # a bad $DEEPCLUST_MAX_JOBS fails here, before anything is marked
+    _reap_children()
+    started = []
+    with _schedule_lock(runs_dir):
+        store.reconcile(runs_dir)
+        all_runs = [run for run in store.list_runs(runs_dir) if not is_remote(run)]
+        running = sum(run.state == "running" for run in all_runs)
+        queued = sorted((run for run in all_runs if run.state == "queued"), key=lambda run: (run.created or 0, run.id))
+        for run in queued[:max(0, limit - running)]:
+            # Marked running before the worker exists, under the lock, so the next schedule() counts it;
+            # only the pid is added afterwards (the worker may already have moved the state on).
+            if not states.mark_scheduled(run.path):
+                continue
+            try:
+                child = _start_worker(run.path)
+            except OSError as exc:
+                states.mark_ended(run.path, "failed", f"could not start the worker: {exc}")
+                continue
+            states.record_worker(run.path, child.pid)
+            started.append(run.id)
+    return started
+
+
+def get_executor(address: Optional[str] = None, max_jobs: Optional[int] = None,
+                 cpus_per_run: Optional[float] = None, gpus_per_run: Optional[float] = None) -> Executor:
+    """The executor seam: the Ray executor when ``address`` (else ``$DEEPCLUST_RAY_ADDRESS`` / ``$RAY_ADDRESS``)
+    names a cluster, else this machine's :class:`LocalQueue` (``max_jobs`` at once, else ``$DEEPCLUST_MAX_JOBS``).
+    An empty address or "local" forces the local queue whatever the environment says."""
+    resolved = ray_address(address)
+    if resolved is None:
+        return LocalQueue(max_jobs)
+    from .executors.raycluster import RayExecutor
+
+    return RayExecutor(resolved, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+
+
 def submit(runs_dir: PathLike, config: Dict, address: Optional[str] = None) -> str:
-    """Create a queued run (InputError for a bad config, nothing written) and hand it to the executor (the
-    local queue, or the Ray cluster at ``address`` / the configured one); return its id."""
+    """Create a queued run (InputError for a bad config, nothing written) and hand it to the executor (this
+    machine's queue: started if a slot is free; or the Ray cluster at ``address`` / the configured one)."""
     return submit_many(runs_dir, [config], address=address)[0]
 
 
 def submit_many(runs_dir: PathLike, configs: Sequence[Dict], address: Optional[str] = None,
                 cpus_per_run: Optional[float] = None, gpus_per_run: Optional[float] = None) -> List[str]:
-    """Create several runs all or nothing (every config is validated, and a Ray cluster's address checked,
-    before any run is written) and hand them to one executor; return their ids."""
+    """Create several runs all or nothing (every config validated, and a cluster's address checked, before
+    any run is written) and hand them to one executor (one Ray driver for all of them); return their ids."""
     max_jobs()  # a bad $DEEPCLUST_MAX_JOBS is reported before a run is queued
     executor = get_executor(address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     for config in configs:
@@ -65,10 +141,100 @@ def submit_many(runs_dir: PathLike, configs: Sequence[Dict], address: Optional[s
 
 
 def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = False) -> str:
-    """Stop a run; return its state afterwards ("stopped" at once for a queued run). See
-    :func:`deepclust_core.executors.local.stop`: a local worker gets SIGTERM after ``grace`` seconds, a run on a
-    Ray cluster is stopped by its driver."""
-    return local.stop(run_dir, grace=grace, wait=wait)
+    """Stop a run; return its state afterwards ("stopped" at once for a queued run).
+
+    A run on a Ray cluster: its driver relays the STOP file to the remote task (and cancels it if it is still
+    running after the driver's grace); ``wait`` waits for its end. A running local worker sees the STOP file after its current epoch and ends as "stopped" keeping partial
+    results. If it is still running ``grace`` seconds later its process group gets SIGTERM (which the
+    worker also records as "stopped"). With ``wait`` False (the app) that deadline is kept by a small
+    detached watchdog process, so the caller returns immediately.
+    """
+    run = store.load_run(run_dir)
+    with _schedule_lock(run.runs_dir):  # no queued -> running transition can happen meanwhile
+        run = store.load_run(run.path)
+        if run.state == "queued":
+            store.request_stop(run.path)  # in case a worker was about to pick it up anyway
+            states.mark_ended(run.path, "stopped", "stopped before it started")
+            return "stopped"
+        if run.state != "running":
+            return run.state
+        store.request_stop(run.path)
+    run_dir = run.path
+    if is_remote(run):
+        return wait_for_runs([run_dir])[0].state if wait else "running"
+    if wait:
+        return _terminate_after(run_dir, grace)
+    _reap_children()
+    _adopt(subprocess.Popen(
+        [sys.executable, "-m", "deepclust_core.jobs", "stop", str(run_dir.resolve()), "--grace", str(grace)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=_worker_env()))
+    return "running"
+
+
+def _terminate_after(run_dir: Path, grace: float) -> str:
+    """Wait up to ``grace`` seconds for the run to end, then SIGTERM (and later SIGKILL) its group."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap_children()
+        run = store.load_run(run_dir)
+        if run.state != "running":
+            return run.state
+        time.sleep(0.2)
+    status = store.load_run(run_dir).status
+    pid = status.get("pid")
+    for sig, patience in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 2.0)):
+        if not states.pid_alive(pid, status.get("pid_start")):
+            break
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        end = time.monotonic() + patience
+        while time.monotonic() < end and states.pid_alive(pid, status.get("pid_start")):
+            _reap_children()
+            time.sleep(0.1)
+    if not states.pid_alive(pid, status.get("pid_start")):
+        # Killed before it could record anything (e.g. still importing): it was stopped, not crashed.
+        states.mark_ended(run_dir, "stopped", "stopped (worker terminated)")
+    return store.load_run(run_dir).state
+
+
+class LocalQueue(Executor):
+    """This machine's queue (the default executor). ``max_jobs`` (else ``$DEEPCLUST_MAX_JOBS``) runs train at
+    once; giving it sets ``$DEEPCLUST_MAX_JOBS`` for this process and the workers it starts, so the queue keeps
+    that limit when a worker starts the next run."""
+
+    name = "local"
+    SCHEDULE_EVERY = 2.0  # seconds between two schedule() calls while a caller waits (records dead workers)
+
+    def __init__(self, max_jobs: Optional[int] = None):
+        if max_jobs is not None:
+            if int(max_jobs) < 1:
+                raise InputError(f"The local queue needs at least 1 worker; got {max_jobs}.")
+            os.environ[settings.MAX_JOBS_ENV] = str(int(max_jobs))
+        self.max_jobs = settings.max_jobs()
+
+    def describe(self) -> str:
+        return f"local queue ({self.max_jobs} at once)"
+
+    def start(self, runs_dir: PathLike, run_dirs: Sequence[Path] = ()) -> None:
+        schedule(runs_dir)
+
+    def run(self, runs_dir: PathLike, run_dirs: Sequence[Path], on_end: OnEnd = None) -> List[store.Run]:
+        last = [time.monotonic()]
+        schedule(runs_dir)
+
+        def tick() -> None:  # the workers start the next run themselves; this also records dead ones
+            if time.monotonic() - last[0] >= self.SCHEDULE_EVERY:
+                last[0] = time.monotonic()
+                schedule(runs_dir)
+
+        try:
+            return wait_for_runs(run_dirs, on_end, tick)
+        except KeyboardInterrupt:  # Ctrl-C on a sweep: its runs stop too (finished ones are kept)
+            for path in run_dirs:
+                with contextlib.suppress(Exception):
+                    stop(path, wait=False)
+            raise
 
 
 def startup(runs_dir: PathLike, supervise: bool = True) -> List[str]:

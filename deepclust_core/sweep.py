@@ -27,7 +27,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from . import fileio, store
 from .config import method_specs, resolve_params, validate_config
 from .errors import InputError
-from .executors import Executor, get_executor
+from .executors.base import Executor, wait_for_runs
+from .jobs import get_executor
 from .metrics import mean_std
 from .store.layout import PathLike
 
@@ -187,8 +188,6 @@ def run_sweep(sweep: Sweep, runs_dir: PathLike, executor: Optional[Executor] = N
             on_result(rows[-1], summarize(rows, sweep.keys))
 
     if waiting:
-        from .executors import wait_for_runs
-
         wait_for_runs(waiting, ended)
     if new:
         executor.run(runs_dir, new, ended)

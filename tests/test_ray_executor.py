@@ -16,7 +16,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray", reason="ray is not installed (the optional extra: pip install 'deepclust[ray]')")
 
 from deepclust_core import jobs, store  # noqa: E402
-from deepclust_core.executors import LocalQueue  # noqa: E402
+from deepclust_core.jobs import LocalQueue  # noqa: E402
 from deepclust_core.executors.raycluster import RayExecutor  # noqa: E402
 from deepclust_core.sweep import Sweep, run_sweep  # noqa: E402
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from deepclust_core import InputError, cli, jobs, store
-from deepclust_core.executors import LocalQueue, get_executor
+from deepclust_core.jobs import LocalQueue, get_executor
 from deepclust_core.sweep import Sweep, format_table, run_sweep, summarize
 
 

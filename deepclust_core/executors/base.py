@@ -1,6 +1,6 @@
 """The executor seam: where a queued run trains. Two executors, one interface:
 
-- :class:`~deepclust_core.executors.local.LocalQueue` (the default): one OS process per run on this machine, at
+- :class:`deepclust_core.jobs.LocalQueue` (the default): one OS process per run on this machine, at
   most ``$DEEPCLUST_MAX_JOBS`` at once, started from the runs folder's on-disk queue;
 - :class:`~deepclust_core.executors.raycluster.RayExecutor`: one Ray task per run on a Ray cluster, chosen when
   an address is given (argument, ``--address``, the app's setting, ``$DEEPCLUST_RAY_ADDRESS`` or
@@ -12,17 +12,25 @@ way whatever trained them.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from .. import settings, store
 from ..errors import InputError
-from ..store.layout import PathLike
+from ..store.layout import PathLike, lock_file
 
 POLL_SECONDS = 0.5
 OnEnd = Optional[Callable[[store.Run], None]]
+_spawned: List[subprocess.Popen] = []  # detached processes this process started, polled so none stays a zombie
+_spawned_lock = threading.Lock()
 
 
 class Executor:
@@ -87,3 +95,47 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
         raise InputError(f"The Ray cluster at {address} is unreachable ({exc.strerror or exc}); nothing was "
                          "queued there. Unset the address (RAY_ADDRESS, --address, the app's setting) to train "
                          "on this machine's queue.") from None
+
+
+def is_remote(run: store.Run) -> bool:
+    """A run handed to a Ray cluster: its driver, not the local queue, starts and ends it."""
+    return run.status.get("executor") == "ray"
+
+
+@contextlib.contextmanager
+def schedule_lock(runs_dir: PathLike) -> Iterator[None]:
+    """The runs folder's queue lock (``fcntl``): no two processes move runs out of "queued" at once."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_file(runs_dir), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def worker_env() -> Dict[str, str]:
+    """The environment of a detached process: ours, with this package importable even when not installed."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def reap_spawned() -> None:
+    with _spawned_lock:
+        _spawned[:] = [child for child in _spawned if child.poll() is None]
+
+
+def spawn_detached(args: List[str], log: Optional[Path] = None) -> subprocess.Popen:
+    """``python ARGS`` in its own session (it outlives the app and its tab), output appended to ``log``.
+    Same working directory as the caller, so relative data paths in a config mean the same thing."""
+    reap_spawned()
+    with open(log, "ab") if log else open(os.devnull, "wb") as out:
+        child = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True, env=worker_env())
+    with _spawned_lock:
+        _spawned.append(child)
+    return child

@@ -27,8 +27,8 @@ from .. import fileio, store
 from ..errors import InputError
 from ..store import states
 from ..store.layout import PathLike, RunFolder
-from . import local, remote
-from .base import Executor, OnEnd, check_reachable
+from . import remote
+from .base import Executor, OnEnd, check_reachable, schedule_lock, spawn_detached
 
 POLL_SECONDS = 0.5
 STOP_GRACE_SECONDS = 30.0
@@ -96,7 +96,7 @@ class RayExecutor(Executor):
         """queued -> running (executor "ray") under the queue's lock, so the local queue never starts them."""
         if not run_dirs:
             return
-        with local.schedule_lock(Path(run_dirs[0]).parent):
+        with schedule_lock(Path(run_dirs[0]).parent):
             for path in run_dirs:
                 if states.mark_scheduled(path):
                     states.update(path, executor="ray", address=self.address)
@@ -106,7 +106,7 @@ class RayExecutor(Executor):
         run_dirs = [Path(path) for path in run_dirs]
         self.claim(run_dirs)
         try:
-            child = local.spawn_detached(
+            child = spawn_detached(
                 ["-m", "deepclust_core.executors.raycluster", "--address", self.address, "--cpus", str(self.cpus),
                  "--gpus", str(self.gpus), *[str(path.resolve()) for path in run_dirs]], Path(runs_dir) / DRIVER_LOG)
         except OSError as exc:
