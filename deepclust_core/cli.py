@@ -1,4 +1,4 @@
-"""Command line: ``python -m deepclust_core {train,methods,datasets,compare,bench}``.
+"""Command line: ``python -m deepclust_core {train,methods,datasets,compare,sweep,bench}``.
 
 Every hyperparameter of the chosen method is an option of ``train`` (``--n-neighbors``, ``--lambda``/``--lam``,
 ...), built from its typed config with its own help text (``train --method dgg --help``), so a new method's
@@ -91,6 +91,9 @@ def build_parser(method: Optional[str] = None) -> argparse.ArgumentParser:
     compare.add_argument("--n-samples", type=int, default=None)
     compare.add_argument("--csv", default=None, help="Also write the rows as CSV here.")
     compare.add_argument("--json", action="store_true")
+    from .cli_sweep import add_sweep_parser
+
+    add_sweep_parser(sub, method, _add_method_flags)
     bench = sub.add_parser("bench", help="Throughput of VaDE/DGG against a bare PyTorch loop; kNN time.")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="Small sizes (smoke test).")
@@ -270,7 +273,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     method = _requested_method(argv)
-    if method is not None and argv[:1] == ["train"]:
+    if method is not None and argv[:1] in (["train"], ["sweep"]):
         from .methods import get_method_class
 
         try:
@@ -288,6 +291,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_compare(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "sweep":
+            from .cli_sweep import cmd_sweep
+
+            return cmd_sweep(args)
     except DeepClustError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,15 @@
-"""Training jobs: every run is its own OS process, started from a small on-disk queue. Processes only: what a
-run folder holds and how its state changes is :mod:`deepclust_core.store`'s business.
+"""Training jobs: the executor seam, and the local queue where every run is its own OS process started from a
+small on-disk queue. Processes only: what a run folder holds and how its state changes is
+:mod:`deepclust_core.store`'s business.
 
     run_id = submit("runs", config)      # creates runs/<id>/ (queued) and starts it if a slot is free
+    ids = submit_many("runs", configs, address="HOST:PORT")   # all or nothing, here on a Ray cluster
     stop("runs/<id>")                    # STOP file; SIGTERM to the worker's process group after a grace
+
+Where runs train is :func:`get_executor`'s choice: this module's :class:`LocalQueue` by default, the Ray
+executor (:mod:`deepclust_core.executors.raycluster`) when an address is given (argument, the app's setting,
+``$DEEPCLUST_RAY_ADDRESS`` or ``$RAY_ADDRESS``). A run on a cluster is marked ``executor: "ray"`` in its status:
+the local queue neither starts nor counts it, and its driver (not a SIGTERM) stops it.
 
 A worker is ``python -m deepclust_core.jobs run RUN_DIR``, started with ``subprocess.Popen`` in a
 new session (so closing the app or its tab does not end it) with its output in the run's log.txt.
@@ -17,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -25,12 +31,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from . import settings, store
+from .config import validate_config
 from .errors import DeepClustError, InputError
+from .executors.base import (Executor, OnEnd, is_remote, ray_address, reap_spawned, schedule_lock, wait_for_runs,
+                             worker_env)
 from .store import states
-from .store.layout import PathLike, lock_file
+from .store.layout import PathLike
 
 STOP_GRACE_SECONDS = 15.0
 SUPERVISE_SECONDS = 5.0
@@ -43,22 +52,11 @@ def max_jobs() -> int:
     return settings.max_jobs()
 
 
-@contextlib.contextmanager
-def _schedule_lock(runs_dir: Path) -> Iterator[None]:
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_file(runs_dir), "a")
-    except OSError as exc:  # read-only, a file in the folder's place, /proc: say so, never a traceback
-        raise DeepClustError(f"The runs folder {runs_dir} cannot be written: {states.one_line(exc)}.") from None
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+_schedule_lock = schedule_lock
 
 
 def _reap_children() -> None:
+    reap_spawned()  # Ray drivers this process started
     with _children_lock:
         _children[:] = [child for child in _children if child.poll() is None]
 
@@ -69,13 +67,7 @@ def _adopt(child: subprocess.Popen) -> subprocess.Popen:
     return child
 
 
-def _worker_env() -> Dict[str, str]:
-    """The environment of a worker: ours, with this package importable even when not installed."""
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+_worker_env = worker_env
 
 
 def _start_worker(run_dir: Path) -> subprocess.Popen:
@@ -89,14 +81,15 @@ def _start_worker(run_dir: Path) -> subprocess.Popen:
 
 def schedule(runs_dir: PathLike) -> List[str]:
     """Record dead workers' runs as failed, then start queued runs, oldest first, while fewer than
-    :func:`max_jobs` are running; return the ids started."""
+    :func:`max_jobs` local runs are running (runs on a Ray cluster are neither started nor counted here);
+    return the ids started."""
     runs_dir = Path(runs_dir)
     limit = max_jobs()  # a bad $DEEPCLUST_MAX_JOBS fails here, before anything is marked
     _reap_children()
     started = []
     with _schedule_lock(runs_dir):
         store.reconcile(runs_dir)
-        all_runs = store.list_runs(runs_dir)
+        all_runs = [run for run in store.list_runs(runs_dir) if not is_remote(run)]
         running = sum(run.state == "running" for run in all_runs)
         queued = sorted((run for run in all_runs if run.state == "queued"), key=lambda run: (run.created or 0, run.id))
         for run in queued[:max(0, limit - running)]:
@@ -114,18 +107,44 @@ def schedule(runs_dir: PathLike) -> List[str]:
     return started
 
 
-def submit(runs_dir: PathLike, config: Dict) -> str:
-    """Create a queued run (InputError for a bad config, nothing written) and schedule; return its id."""
+def get_executor(address: Optional[str] = None, max_jobs: Optional[int] = None,
+                 cpus_per_run: Optional[float] = None, gpus_per_run: Optional[float] = None) -> Executor:
+    """The executor seam: the Ray executor when ``address`` (else ``$DEEPCLUST_RAY_ADDRESS`` / ``$RAY_ADDRESS``)
+    names a cluster, else this machine's :class:`LocalQueue` (``max_jobs`` at once, else ``$DEEPCLUST_MAX_JOBS``).
+    An empty address or "local" forces the local queue whatever the environment says."""
+    resolved = ray_address(address)
+    if resolved is None:
+        return LocalQueue(max_jobs)
+    from .executors.raycluster import RayExecutor
+
+    return RayExecutor(resolved, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+
+
+def submit(runs_dir: PathLike, config: Dict, address: Optional[str] = None) -> str:
+    """Create a queued run (InputError for a bad config, nothing written) and hand it to the executor (this
+    machine's queue: started if a slot is free; or the Ray cluster at ``address`` / the configured one)."""
+    return submit_many(runs_dir, [config], address=address)[0]
+
+
+def submit_many(runs_dir: PathLike, configs: Sequence[Dict], address: Optional[str] = None,
+                cpus_per_run: Optional[float] = None, gpus_per_run: Optional[float] = None) -> List[str]:
+    """Create several runs all or nothing (every config validated, and a cluster's address checked, before
+    any run is written) and hand them to one executor (one Ray driver for all of them); return their ids."""
     max_jobs()  # a bad $DEEPCLUST_MAX_JOBS is reported before a run is queued
-    run = store.create_run(runs_dir, config)
-    schedule(runs_dir)
-    return run.id
+    executor = get_executor(address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+    for config in configs:
+        validate_config(config)
+    executor.check()
+    runs = [store.create_run(runs_dir, config) for config in configs]
+    executor.start(runs_dir, [run.path for run in runs])
+    return [run.id for run in runs]
 
 
 def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = False) -> str:
     """Stop a run; return its state afterwards ("stopped" at once for a queued run).
 
-    A running worker sees the STOP file after its current epoch and ends as "stopped" keeping partial
+    A run on a Ray cluster: its driver relays the STOP file to the remote task (and cancels it if it is still
+    running after the driver's grace); ``wait`` waits for its end. A running local worker sees the STOP file after its current epoch and ends as "stopped" keeping partial
     results. If it is still running ``grace`` seconds later its process group gets SIGTERM (which the
     worker also records as "stopped"). With ``wait`` False (the app) that deadline is kept by a small
     detached watchdog process, so the caller returns immediately.
@@ -141,6 +160,8 @@ def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = Fals
             return run.state
         store.request_stop(run.path)
     run_dir = run.path
+    if is_remote(run):
+        return wait_for_runs([run_dir])[0].state if wait else "running"
     if wait:
         return _terminate_after(run_dir, grace)
     _reap_children()
@@ -175,6 +196,45 @@ def _terminate_after(run_dir: Path, grace: float) -> str:
         # Killed before it could record anything (e.g. still importing): it was stopped, not crashed.
         states.mark_ended(run_dir, "stopped", "stopped (worker terminated)")
     return store.load_run(run_dir).state
+
+
+class LocalQueue(Executor):
+    """This machine's queue (the default executor). ``max_jobs`` (else ``$DEEPCLUST_MAX_JOBS``) runs train at
+    once; giving it sets ``$DEEPCLUST_MAX_JOBS`` for this process and the workers it starts, so the queue keeps
+    that limit when a worker starts the next run."""
+
+    name = "local"
+    SCHEDULE_EVERY = 2.0  # seconds between two schedule() calls while a caller waits (records dead workers)
+
+    def __init__(self, max_jobs: Optional[int] = None):
+        if max_jobs is not None:
+            if int(max_jobs) < 1:
+                raise InputError(f"The local queue needs at least 1 worker; got {max_jobs}.")
+            os.environ[settings.MAX_JOBS_ENV] = str(int(max_jobs))
+        self.max_jobs = settings.max_jobs()
+
+    def describe(self) -> str:
+        return f"local queue ({self.max_jobs} at once)"
+
+    def start(self, runs_dir: PathLike, run_dirs: Sequence[Path] = ()) -> None:
+        schedule(runs_dir)
+
+    def run(self, runs_dir: PathLike, run_dirs: Sequence[Path], on_end: OnEnd = None) -> List[store.Run]:
+        last = [time.monotonic()]
+        schedule(runs_dir)
+
+        def tick() -> None:  # the workers start the next run themselves; this also records dead ones
+            if time.monotonic() - last[0] >= self.SCHEDULE_EVERY:
+                last[0] = time.monotonic()
+                schedule(runs_dir)
+
+        try:
+            return wait_for_runs(run_dirs, on_end, tick)
+        except KeyboardInterrupt:  # Ctrl-C on a sweep: its runs stop too (finished ones are kept)
+            for path in run_dirs:
+                with contextlib.suppress(Exception):
+                    stop(path, wait=False)
+            raise
 
 
 def startup(runs_dir: PathLike, supervise: bool = True) -> List[str]:

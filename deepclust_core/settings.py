@@ -19,6 +19,7 @@ variable                    meaning                                             
 ``DEEPCLUST_MAX_NETWORK``   widest hidden layer of a network (units)              20,000
 ``DEEPCLUST_MAX_GROUP``     most runs one click may queue (Compare, Ablation)     100
 ``DEEPCLUST_MAX_ECHO``      longest typed value repeated in a message (chars)     40
+``DEEPCLUST_RAY_ADDRESS``   the Ray cluster runs go to (else ``RAY_ADDRESS``)     none: local processes
 ==========================  ===================================================  ========================
 
 Server paths are off by default: a shared classroom server reads data files only from its uploads folder
@@ -49,6 +50,8 @@ MAX_CELLS_ENV = "DEEPCLUST_MAX_CELLS"
 MAX_NETWORK_ENV = "DEEPCLUST_MAX_NETWORK"
 MAX_GROUP_ENV = "DEEPCLUST_MAX_GROUP"
 MAX_ECHO_ENV = "DEEPCLUST_MAX_ECHO"
+RAY_ADDRESS_ENV = "DEEPCLUST_RAY_ADDRESS"
+RAY_STANDARD_ENV = "RAY_ADDRESS"
 
 DEFAULT_MAX_JOBS = 1
 DEFAULT_MAX_UPLOAD_MB = 200.0  # keep equal to server.maxUploadSize in .streamlit/config.toml
@@ -191,3 +194,6 @@ def echo(value) -> str:
     if len(text) <= limit + 2:
         return text
     return f"{text[:limit]}… ({len(value) if isinstance(value, str) else len(text)} characters)"
+def ray_address() -> str:
+    """``$DEEPCLUST_RAY_ADDRESS``, else Ray's own ``$RAY_ADDRESS``, else "" (train on this machine's queue)."""
+    return _raw(RAY_ADDRESS_ENV) or _raw(RAY_STANDARD_ENV)

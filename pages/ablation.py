@@ -4,7 +4,7 @@ import streamlit as st
 
 from deepclust_core import InputError, jobs, list_methods, store, viz
 from deepclust_core.config import method_specs
-from pages.ui.groups import config_for_method, submit_group
+from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group
 from pages.ui.presets import presets
@@ -79,14 +79,16 @@ def summary_panel(group: str, was_active: bool) -> None:
 def body() -> None:
     st.title("Ablation: graph size N_s")
     st.caption("Each (N_s, seed) pair is one queued run with the sidebar set-up; N_s = 0 is VaDE. Runs are trained "
-               "one after the other (or DEEPCLUST_MAX_JOBS at a time), so the table fills in as they finish.")
+               "one after the other (or DEEPCLUST_MAX_JOBS at a time), or all at once on a Ray cluster, so the table "
+               "fills in as they finish. The same sweep from a terminal: `python -m deepclust_core sweep`.")
     config = current_config()
     method = graph_method(config)
     st.markdown(f"Method: **{method}** on **{(config or {}).get('dataset', '?')}**")
-    controls = st.columns([2, 2, 1])
+    controls = st.columns([2, 2, 2, 1])
     values_text = controls[0].text_input("N_s values", "0,1,3,10,20,30", key="ablation.values")
     seeds_text = controls[1].text_input("Seeds", "0,1,2", key="ablation.seeds")
-    controls[2].button("Queue sweep", type="primary", on_click=callback(start_sweep), args=(values_text, seeds_text),
+    cluster_setting(controls[2])
+    controls[3].button("Queue sweep", type="primary", on_click=callback(start_sweep), args=(values_text, seeds_text),
                        disabled=config is None, key="ablation.start")
     if st.session_state.get("ablation.error"):
         st.error(st.session_state["ablation.error"])

@@ -5,7 +5,7 @@ import streamlit as st
 from deepclust_core import config as dconfig
 from deepclust_core import list_methods, store, viz
 from pages.ui import readers
-from pages.ui.groups import config_for_method, submit_group
+from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group, show_run_state
 from pages.ui.presets import apply_preset, presets
@@ -91,13 +91,14 @@ def body() -> None:
                       help=available_presets.get(name).why)
     available = list_methods()
     defaults = [m for m in ("vade", "dgg") if m in available]
-    controls = st.columns([3, 1, 1])
+    controls = st.columns([3, 1, 1, 1])
     methods = controls[0].multiselect("Methods", available, default=defaults, key="compare.methods")
     config = current_config()
     default_ns = int((config or {}).get("params", {}).get("n_neighbors") or
                      dconfig.resolve_params((config or {}).get("dataset", "moons"), "dgg").get("n_neighbors", 20))
     n_neighbors = controls[1].number_input("N_s (graph methods)", min_value=0, value=default_ns, step=1,
                                            key="compare.ns")
+    cluster_setting(controls[3])
     controls[2].button("Start comparison", type="primary", on_click=callback(start_comparison), args=(methods, n_neighbors),
                        disabled=config is None or len(methods) < 2, key="compare.start")
     if st.session_state.get("compare.error"):

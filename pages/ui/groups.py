@@ -40,12 +40,28 @@ def submit_group(key: str, build: Callable[[Dict[str, Any], str], List[Dict[str,
             raise InputError(f"This would queue {len(configs)} runs; one click may queue at most "
                              f"{settings.max_group()} on this server ({settings.MAX_GROUP_ENV}). Use fewer values "
                              "or seeds.")
-        for run_config in configs:
-            dconfig.validate_config(run_config)
-        for run_config in configs:
-            jobs.submit(runs_dir(), run_config)
+        jobs.submit_many(runs_dir(), configs, address=cluster_address())  # validated all before any is queued
     except DeepClustError as exc:
         st.session_state[f"{key}.error"] = str(exc)
         return
     st.session_state[f"{key}.error"] = None
     st.session_state[f"{key}.group"] = group
+
+
+ADDRESS_KEY = "executor.address"
+
+
+def cluster_address() -> str:
+    """The app's cluster setting: a Ray address, or "" for this machine's queue (default: the environment)."""
+    if ADDRESS_KEY not in st.session_state:
+        st.session_state[ADDRESS_KEY] = settings.ray_address()
+    return str(st.session_state[ADDRESS_KEY]).strip()
+
+
+def cluster_setting(column=None) -> None:
+    """A text field for the cluster the group's runs go to (empty: this machine's queue)."""
+    cluster_address()
+    (column or st).text_input("Ray cluster (empty: this machine)", key=ADDRESS_KEY, placeholder="host:port",
+                              help="Runs go to the Ray cluster at this address (e.g. 10.0.0.5:6379), one task each; "
+                                   "they appear here live as on this machine. Empty: this machine's queue "
+                                   "(DEEPCLUST_MAX_JOBS at once). Default: DEEPCLUST_RAY_ADDRESS or RAY_ADDRESS.")
