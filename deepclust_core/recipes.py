@@ -30,6 +30,12 @@ _DATA: Dict[str, Dict] = {
                    **_PAPER_START},
 }
 
+# The gallery's data sets (deepclust_core/datasets/gallery.py) have no recipe: only their number of groups, so that
+# the app's form and the CLI start with the right K; every other parameter is the methods' automatic default.
+_GALLERY_CLUSTERS = {"circles": 2, "spirals": 2, "blobs": 3, "skewed": 3, "xor": 4, "iris": 3, "wine": 3}
+for _name, _k in _GALLERY_CLUSTERS.items():
+    _DATA[_name] = {"n_clusters": _k}
+
 _TRAINING_METHODS = ("vade", "dgg")
 _TRAINING: Dict[str, Dict] = {
     # Paper: 2-20-20-2 networks, N_s = 40, Adam 0.02 decayed ×0.9 every 10 epochs. λ = 0.01, the
