@@ -95,3 +95,13 @@ def test_auto_defaults_keep_circles_whole_and_record_what_they_chose():
     assert model.latent_dim == AUTO and model.get_params()["n_neighbors"] == AUTO  # the user's choice stays
     assert model.predict(data.x).shape == (600,)  # post-fit code reads the resolved values
     assert model.kept_epoch_ is not None
+
+
+def test_a_collapse_says_which_clusters_went_empty_and_when():
+    model = create_method("vade", n_clusters=3)
+    model.warnings_ = []
+    model.history_ = [{"phase": "train", "epoch": 1, "clusters_used": 3},
+                      {"phase": "train", "epoch": 2, "clusters_used": 2}]
+    with pytest.warns(RuntimeWarning, match=r"cluster\(s\) 1, 2 ended empty; first seen after training epoch 2"):
+        model._check_collapse(np.zeros(10, dtype=int))
+    assert model.collapsed_ and "ended empty" in model.warnings_[0]

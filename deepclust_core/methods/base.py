@@ -435,8 +435,13 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         self.n_clusters_used_ = used
         self.collapsed_ = used < self.n_clusters
         if self.collapsed_:
+            empty = sorted(set(range(self.n_clusters)) - set(np.unique(labels).tolist()))
+            since = next((row["epoch"] for row in getattr(self, "history_", [])
+                          if row.get("phase") == "train" and row.get("clusters_used", self.n_clusters)
+                          < self.n_clusters), None)
+            when = f"; first seen after training epoch {since}" if since is not None else ""
             message = (f"{type(self).__name__} used only {used} of {self.n_clusters} clusters "
-                       f"(collapse).")
+                       f"(collapse): cluster(s) {', '.join(map(str, empty))} ended empty{when}.")
             self.warnings_.append(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
