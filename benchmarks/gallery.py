@@ -1,7 +1,8 @@
 """Every method on every gallery data set with the automatic defaults (no recipe, no dataset-specific argument).
 
     python -m benchmarks.gallery --methods dgg,vade,kmeans,gmm --datasets circles,moons --seeds 0,1,2,3,4 --tag a
-    python -m benchmarks.gallery --table          # merge every results/gallery-*.json into results/gallery.md
+    python -m benchmarks.gallery --methods dgg --datasets circles --set keep_epoch=last --tag last   # an ablation
+    python -m benchmarks.gallery --table          # merge results/gallery-*.json (not ablations) into gallery.md
 
 Each run goes through the run store like `python -m deepclust_core train --dataset D --method M` with only
 n_clusters (the data set's) and random_state (the seed) given: every other parameter is the method's default,
@@ -21,15 +22,15 @@ from deepclust_core.datasets import GALLERY, load_dataset
 from deepclust_core.metrics import mean_std
 from deepclust_core.store import run_in_process
 
-from .common import RESULTS, record, seeds_arg
+from .common import RESULTS, overrides, record, seeds_arg
 
 KEEP = ("acc", "nmi", "ari", "seconds", "state", "reason", "collapsed", "clusters_used", "init_scores",
         "model_start_scores", "kept_epoch", "resolved_params", "warnings")
 
 
-def run_one(dataset: str, method: str, seed: int) -> Dict:
+def run_one(dataset: str, method: str, seed: int, extra: Dict = None) -> Dict:
     data = load_dataset(dataset)
-    params = resolve_params(dataset, method, {"n_clusters": data.n_clusters, "random_state": seed},
+    params = resolve_params(dataset, method, {**(extra or {}), "n_clusters": data.n_clusters, "random_state": seed},
                             use_recipe=False)
     config = {"dataset": dataset, "dataset_options": {}, "method": method, "params": params}
     started = time.time()
@@ -85,7 +86,10 @@ def markdown(table: Dict) -> str:
 def merge_table() -> None:
     rows = []
     for path in sorted(RESULTS.glob("gallery-*.json")):
-        rows.extend(json.loads(path.read_text()).get("runs", []))
+        payload = json.loads(path.read_text())
+        if payload.get("overrides") or "runs" not in payload:  # ablations and the summary are not the table
+            continue
+        rows.extend(payload["runs"])
     table = summary(rows)
     text = markdown(table)
     (RESULTS / "gallery.md").write_text(
@@ -100,6 +104,8 @@ def main() -> None:
     parser.add_argument("--methods", default="dgg,vade,kmeans,gmm")
     parser.add_argument("--datasets", default=",".join(GALLERY))
     parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="Override a parameter for the methods that have it (an ablation; tag it).")
     parser.add_argument("--tag", default=None, help="Suffix of the results file name.")
     parser.add_argument("--table", action="store_true", help="Only merge results/gallery-*.json into a table.")
     args = parser.parse_args()
@@ -107,9 +113,9 @@ def main() -> None:
         merge_table()
         return
     started = time.time()
-    rows = [run_one(dataset, method, seed) for dataset in args.datasets.split(",") if dataset
+    rows = [run_one(dataset, method, seed, overrides(args.set, method)) for dataset in args.datasets.split(",") if dataset
             for seed in seeds_arg(args.seeds) for method in args.methods.split(",") if method]
-    record("gallery", {"tag": args.tag, "runs": rows, "summary": summary(rows)}, started)
+    record("gallery", {"tag": args.tag, "overrides": args.set, "runs": rows, "summary": summary(rows)}, started)
     print(markdown(summary(rows)))
 
 
