@@ -53,7 +53,7 @@ def summary(rows: List[Dict]) -> Dict:
             cell = cells.setdefault(name, {"acc": [], "seconds": [], "collapsed": 0})
             cell["acc"].append(acc)
             cell["seconds"].append(row.get("seconds") if name != "dgg start" else None)
-            cell["collapsed"] += int(bool(row.get("collapsed")))
+            cell["collapsed"] += int(bool(row.get("collapsed")) and name == row["method"])
     return {d: {m: {"acc": mean_std(c["acc"]), "seconds": mean_std(c["seconds"]), "runs": len(c["acc"]),
                     "collapsed": c["collapsed"]} for m, c in cells.items()} for d, cells in out.items()}
 
