@@ -54,6 +54,16 @@ def test_set_values_win_and_plain_defaults_resolve_nothing():
     assert resolve(plain, points) == {}
     plain.check_input(points)
 
+    from deepclust_core.methods import AutoDeepClusterer, DeepClusterer
+
+    @dataclass(eq=False, repr=False)
+    class PlainDeep(DeepClusterer):  # another engineer's autoencoder method on the base API: plain defaults
+        pass
+
+    assert PlainDeep().hidden_dims == (500, 500, 2000) and resolve(PlainDeep(), points) == {}
+    assert isinstance(create_method("vade"), AutoDeepClusterer) and create_method("vade").hidden_dims == AUTO
+    assert create_method("dec").epochs == 100  # a method's own paper schedule stays plain
+
 
 def test_auto_is_a_typed_value_that_forms_and_flags_accept():
     specs = method_specs("dgg")

@@ -16,12 +16,12 @@ from sklearn.mixture import GaussianMixture
 
 from ..metrics import evaluate
 from ..params import param
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 
 
 @register_method("aegmm")
 @dataclass(eq=False, repr=False)
-class AEGMM(DeepClusterer):
+class AEGMM(AutoDeepClusterer):
     """Pretrained autoencoder, then a GaussianMixture on mu(X)."""
 
     epochs: int = param(0, "Not used: AE+GMM does no training after pretraining.", low=0, advanced=True)

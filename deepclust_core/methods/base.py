@@ -185,28 +185,23 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
 class DeepClusterer(TransformerMixin, BaseClusterer):
     """Autoencoder-based methods: pretraining (cached), then a method-specific objective."""
 
-    hidden_dims: Tuple[int, ...] = param(AUTO, "Encoder hidden layer sizes (decoder mirrored); auto: 64-64 for up to 50 "
-                                         "features, 256-256-512 up to 500, the papers' 500-500-2000 beyond.", low=1)
-    latent_dim: int = param(AUTO, "Latent dimension M; auto: min(10, max(K, features + 2)).", low=1, high=1024)
+    hidden_dims: Tuple[int, ...] = param((500, 500, 2000), "Encoder hidden layer sizes (decoder mirrored).", low=1)
+    latent_dim: int = param(10, "Latent dimension M.", low=1, high=1024)
     likelihood: str = param("auto", "p(x|z): Bernoulli for data in [0,1], Gaussian N(g(z), λI) otherwise.",
                             choices=("auto", "bernoulli", "gaussian"))
-    lam: float = param(AUTO, "λ: variance of the Gaussian likelihood (ignored for Bernoulli); auto: 2 % of the data's "
-                       "mean per-feature variance.", low=0.0, low_inclusive=False, log=True)
-    epochs: int = param(AUTO, "Training epochs after pretraining; auto: 2,000 steps' worth, 10 to 200.", low=1,
-                        high=100000)
-    batch_size: int = param(AUTO, "Anchors per minibatch; auto: n/20 between 16 and 100.", low=1)
-    lr: float = param(AUTO, "Adam learning rate; auto: 0.01 for networks up to 64 wide, else 0.002.", low=0.0,
-                      low_inclusive=False, log=True)
+    lam: float = param(1.0, "λ: variance of the Gaussian likelihood (ignored for Bernoulli).",
+                       low=0.0, low_inclusive=False, log=True)
+    epochs: int = param(100, "Training epochs after pretraining.", low=1, high=100000)
+    batch_size: int = param(100, "Anchors per minibatch.", low=1)
+    lr: float = param(0.002, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
     lr_decay: float = param(0.9, "Learning-rate factor applied every lr_decay_every epochs.", low=0.0, high=1.0,
                             advanced=True)
     lr_decay_every: int = param(10, "Epochs between learning-rate decays.", low=1, advanced=True)
     weight_decay: float = param(0.0, "Adam weight decay.", low=0.0, advanced=True)
-    pretrain_epochs: int = param(AUTO, "Autoencoder pretraining epochs (0 = none); auto: 2,000 steps' worth, 10 to "
-                                 "200.", low=0)
-    pretrain_lr: float = param(AUTO, "Pretraining learning rate; auto: 0.01 for networks up to 64 wide, else 0.001.",
-                               low=0.0, low_inclusive=False, log=True, advanced=True)
-    pretrain_batch_size: int = param(AUTO, "Pretraining minibatch size; auto: n/20 between 16 and 100.", low=1,
-                                     advanced=True)
+    pretrain_epochs: int = param(50, "Autoencoder pretraining epochs (0 = none).", low=0)
+    pretrain_lr: float = param(0.001, "Pretraining learning rate.", low=0.0, low_inclusive=False, log=True,
+                               advanced=True)
+    pretrain_batch_size: int = param(256, "Pretraining minibatch size.", low=1, advanced=True)
     pretrain_noise: float = param(0.0, "Gaussian input noise while pretraining (denoising AE).", low=0.0,
                                   advanced=True)
     pretrain_augment: bool = param(False, "Pretrain on random shifts (up to 10 % of the width) and rotations (up to "
@@ -449,3 +444,29 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         """ACC, NMI and ARI of the fitted labels against ground truth."""
         check_is_fitted(self, "labels_")
         return evaluate(check_labels(y, len(self.labels_)), self.labels_)
+
+
+@dataclass(eq=False, repr=False)
+class AutoDeepClusterer(DeepClusterer):
+    """A :class:`DeepClusterer` whose network, λ and schedule default to "auto": resolved from the data at fit
+    time (:mod:`deepclust_core.defaults`, ``resolved_params_``). The project's own autoencoder methods derive
+    from it; a method that derives from :class:`DeepClusterer` keeps the plain defaults (500-500-2000, λ = 1,
+    ...) and opts in per parameter by declaring ``param(AUTO, ...)``. A subclass that declares its own plain
+    ``epochs``/``batch_size``/``lr`` (its paper's) keeps those."""
+
+    hidden_dims: Tuple[int, ...] = param(AUTO, "Encoder hidden layer sizes (decoder mirrored); auto: 64-64 for up to 50 "
+                                         "features, 256-256-512 up to 500, the papers' 500-500-2000 beyond.", low=1)
+    latent_dim: int = param(AUTO, "Latent dimension M; auto: min(10, max(K, features + 2)).", low=1, high=1024)
+    lam: float = param(AUTO, "λ: variance of the Gaussian likelihood (ignored for Bernoulli); auto: 2 % of the data's "
+                       "mean per-feature variance.", low=0.0, low_inclusive=False, log=True)
+    epochs: int = param(AUTO, "Training epochs after pretraining; auto: 2,000 steps' worth, 10 to 200.", low=1,
+                        high=100000)
+    batch_size: int = param(AUTO, "Anchors per minibatch; auto: n/20 between 16 and 100.", low=1)
+    lr: float = param(AUTO, "Adam learning rate; auto: 0.01 for networks up to 64 wide, else 0.002.", low=0.0,
+                      low_inclusive=False, log=True)
+    pretrain_epochs: int = param(AUTO, "Autoencoder pretraining epochs (0 = none); auto: 2,000 steps' worth, 10 to "
+                                 "200.", low=0)
+    pretrain_lr: float = param(AUTO, "Pretraining learning rate; auto: 0.01 for networks up to 64 wide, else 0.001.",
+                               low=0.0, low_inclusive=False, log=True, advanced=True)
+    pretrain_batch_size: int = param(AUTO, "Pretraining minibatch size; auto: n/20 between 16 and 100.", low=1,
+                                     advanced=True)

@@ -13,7 +13,7 @@ from .. import graph as dgraph
 from .. import nn as dnn
 from .. import fileio
 from ..metrics import evaluate
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 from ..params import param
 
 
@@ -32,7 +32,7 @@ def cluster_moments(features: np.ndarray, labels: np.ndarray, n_clusters: int):
 
 @register_method("vade")
 @dataclass(eq=False, repr=False)
-class VaDE(DeepClusterer):
+class VaDE(AutoDeepClusterer):
     """Variational Deep Embedding.
 
     After pretraining the autoencoder, a diagonal GaussianMixture (``gmm_restarts`` restarts) on
