@@ -1,5 +1,10 @@
 """Typed hyperparameters: each method's config is a dataclass whose fields carry defaults,
-bounds and help text, so the CLI and the app can build their forms from it."""
+bounds and help text, so the CLI and the app can build their forms from it.
+
+A numeric or tuple parameter whose default is ``AUTO`` ("auto", like scikit-learn's ``gamma="scale"``) accepts
+either a value of its type or "auto"; "auto" is resolved from the data at fit time by
+:mod:`deepclust_core.defaults` (``BaseClusterer._auto_resolved``). Declaring a plain default keeps the old
+behaviour: "auto" is opt-in per parameter."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +18,12 @@ from .errors import InputError
 
 SEED_MAX = 2**32 - 1  # NumPy's and scikit-learn's seeds are 32-bit
 
+AUTO = "auto"
+
+
+def is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == AUTO
+
 
 def param(default: Any, help: str, *, low: Optional[float] = None, high: Optional[float] = None,
           choices: Optional[Sequence[Any]] = None, log: bool = False, advanced: bool = False,
@@ -20,7 +31,8 @@ def param(default: Any, help: str, *, low: Optional[float] = None, high: Optiona
     """A dataclass field with the metadata forms and validation need."""
     return dataclasses.field(default=default, metadata={
         "help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None,
-        "log": log, "advanced": advanced, "low_inclusive": low_inclusive})
+        "log": log, "advanced": advanced, "low_inclusive": low_inclusive,
+        "auto": is_auto(default) and not choices})
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class ParamSpec:
     log: bool = False
     advanced: bool = False
     low_inclusive: bool = True
+    auto: bool = False  # a typed parameter that also accepts "auto" (resolved from the data at fit time)
 
     @property
     def base_type(self) -> Any:
@@ -68,7 +81,7 @@ def param_specs(cls) -> List[ParamSpec]:
                                help=meta.get("help", ""), low=meta.get("low"), high=meta.get("high"),
                                choices=meta.get("choices"), log=meta.get("log", False),
                                advanced=meta.get("advanced", False),
-                               low_inclusive=meta.get("low_inclusive", True)))
+                               low_inclusive=meta.get("low_inclusive", True), auto=meta.get("auto", False)))
     return specs
 
 
@@ -78,6 +91,8 @@ def coerce_value(spec: ParamSpec, value: Any) -> Any:
         if spec.optional:
             return None
         raise InputError(f"{spec.name} must not be empty")
+    if spec.auto and is_auto(value):
+        return AUTO
     kind = spec.base_type
     try:
         if kind is bool:
@@ -119,6 +134,8 @@ def check_value(spec: ParamSpec, value: Any) -> None:
         if spec.optional:
             return
         raise InputError(f"{spec.name} must be set")
+    if spec.auto and is_auto(value):
+        return
     if spec.choices is not None and value not in spec.choices:
         options = ", ".join(repr(c) for c in spec.choices)
         raise InputError(f"{spec.name} must be one of {options}; got {value!r}")
@@ -167,6 +184,8 @@ def validate_params(estimator) -> None:
     """Check every hyperparameter of a dataclass estimator against its spec."""
     for spec in param_specs(type(estimator)):
         value = getattr(estimator, spec.name)
+        if spec.auto and is_auto(value):
+            continue
         if spec.base_type is tuple:
             _check_layers(spec, value)
         if spec.base_type is float and isinstance(value, int) and not isinstance(value, bool):

@@ -63,8 +63,8 @@ def test_registry_lists_the_datasets():
 
 
 def test_unknown_dataset_lists_known_names():
-    with pytest.raises(InputError, match="Unknown dataset 'iris'.*moons"):
-        load_dataset("iris")
+    with pytest.raises(InputError, match="Unknown dataset 'nosuchset'.*moons"):
+        load_dataset("nosuchset")
 
 
 def test_unknown_option_names_valid_options():

@@ -197,7 +197,7 @@ def test_graph_starts_find_the_moons_that_a_gmm_start_cuts(init):
     data = load_dataset("moons", random_state=0)
     params = {**recipe("moons", "vade"), "epochs": 1, "random_state": 0}
     gmm_start = VaDE(**params).fit(data.x, data.y)
-    other_start = VaDE(**params, init=init).fit(data.x, data.y)
+    other_start = VaDE(**{**params, "init": init}).fit(data.x, data.y)
     assert other_start.init_scores_["acc"] > 0.99 > gmm_start.init_scores_["acc"]
     # The prior's components are the start's clusters: its weights are their sizes.
     sizes = np.bincount(other_start.init_labels_, minlength=2) / len(data.y)
@@ -224,7 +224,7 @@ def test_model_start_scores_are_the_models_own_assignments_before_training():
     np.testing.assert_array_equal(seen["labels"], gmm.init_labels_)
     assert gmm.model_start_scores_ == gmm.init_scores_
     # A spectral start finds the moons (ACC > 0.99); Gaussians fitted to them cannot hold them all.
-    spectral = Spy(**params, init="spectral").fit(data.x, data.y)
+    spectral = Spy(**{**params, "init": "spectral"}).fit(data.x, data.y)
     assert spectral.model_start_scores_ == evaluate(data.y, seen["labels"])
     assert spectral.model_start_scores_["acc"] < spectral.init_scores_["acc"]
     # DGG's start is its classifier f2 fitted to the start's clusters; without labels nothing is scored.
@@ -278,7 +278,7 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     real_clusters, fits = dgraph.manifold_clusters, []
     monkeypatch.setattr(dgraph, "manifold_clusters", lambda *a, **k: fits.append(k["n_init"]) or real_clusters(*a, **k))
     params = {**recipe("moons", "dgg"), "epochs": 1, "random_state": 0, "n_neighbors": 10, "graph_space": "umap"}
-    dgg = DGG(**params, init="umap", gmm_restarts=3).fit(data.x, data.y)
+    dgg = DGG(**{**params, "init": "umap"}, gmm_restarts=3).fit(data.x, data.y)
     assert calls == [(600, 2)]  # one UMAP of the pretrained latent, shared by the start and the graph
     assert fits == [3]  # the start's mixture on it keeps the most likely of gmm_restarts fits
     embedding = torch.as_tensor(dgg.umap_embedding_)
@@ -290,13 +290,13 @@ def test_umap_graph_uses_the_embedding_the_umap_start_made(monkeypatch):
     gmm_start = DGG(**params).fit(data.x[::-1].copy(), data.y[::-1].copy())
     assert len(calls) == 2 and gmm_start.graph_.distances.shape == (600, 10)
     # The same autoencoder again: its UMAP comes from the cache beside it, unless caching is off.
-    again = DGG(**params, init="umap").fit(data.x, data.y)
+    again = DGG(**{**params, "init": "umap"}).fit(data.x, data.y)
     assert len(calls) == 2 and np.array_equal(again.umap_embedding_, dgg.umap_embedding_)
-    DGG(**params, init="umap", cache_pretrained=False).fit(data.x, data.y)
+    DGG(**{**params, "init": "umap"}, cache_pretrained=False).fit(data.x, data.y)
     assert len(calls) == 3
     # Another UMAP metric is another embedding, cached apart from the euclidean one.
-    cosine = DGG(**params, init="umap", umap_metric="cosine").fit(data.x, data.y)
+    cosine = DGG(**{**params, "init": "umap"}, umap_metric="cosine").fit(data.x, data.y)
     assert len(calls) == 4 and used_metrics == ["euclidean"] * 3 + ["cosine"]
     assert not np.array_equal(cosine.umap_embedding_, dgg.umap_embedding_)
-    DGG(**params, init="umap", umap_metric="cosine").fit(data.x, data.y)
+    DGG(**{**params, "init": "umap"}, umap_metric="cosine").fit(data.x, data.y)
     assert len(calls) == 4

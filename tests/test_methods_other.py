@@ -147,7 +147,7 @@ def test_idec_trains_the_decoder_and_dec_does_not(blobs):
 
 def test_aegmm_reuses_the_shared_autoencoder_and_matches_vade_start(blobs):
     x, _ = blobs
-    vade = make("vade", epochs=1).fit(x)
+    vade = make("vade", epochs=1, init="gmm").fit(x)  # the paper's start (auto is spectral)
     aegmm = make("aegmm").fit(x)
     assert aegmm.pretrain_cached_ and aegmm.pretrain_key_ == vade.pretrain_key_
     assert np.array_equal(aegmm.labels_, vade.init_labels_)

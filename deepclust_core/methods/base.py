@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -21,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..callbacks import Callback, EpochInfo
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
-from ..params import SEED_MAX, param, param_specs, validate_params
+from ..params import AUTO, SEED_MAX, is_auto, param, param_specs, validate_params
 from ..registry import Registry
 from ..validation import check_features, check_labels, check_n_clusters
 
@@ -125,8 +126,36 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
         x = check_features(X, min_samples=2)
         check_n_clusters(self.n_clusters, x.shape[0])
         labels = check_labels(y, x.shape[0]) if y is not None else None
-        self._check_method_params(x)
+        with self._auto_resolved(x):
+            self._check_method_params(x)
         return x, labels
+
+    @contextmanager
+    def _auto_resolved(self, x: np.ndarray, record: bool = False):
+        """Within the block, every parameter set to "auto" holds the value :func:`deepclust_core.defaults.resolve`
+        gives it for the data ``x``; afterwards it is "auto" again (``get_params`` and clones keep what the user
+        chose). With ``record`` the values are kept as ``resolved_params_`` (recorded in the run folder).
+        A method whose parameters have plain defaults resolves nothing."""
+        from ..defaults import resolve
+
+        resolved = resolve(self, x)
+        if record:
+            self.resolved_params_ = dict(resolved)
+        saved = {name: getattr(self, name) for name in resolved}
+        for name, value in resolved.items():
+            setattr(self, name, value)
+        try:
+            yield resolved
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def _effective(self, name: str):
+        """A parameter's value, or what "auto" resolved to in the last fit (for code that runs after fit)."""
+        value = getattr(self, name)
+        if is_auto(value):
+            return getattr(self, "resolved_params_", {}).get(name, value)
+        return value
 
 
     def _check_method_params(self, x: np.ndarray) -> None:
@@ -200,6 +229,10 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         """Learn the clustering of X. ``y`` is optional and only used to report ACC/NMI/ARI per epoch."""
         x_np, labels = self.check_input(X, y)
+        with self._auto_resolved(x_np, record=True):
+            return self._fit_resolved(x_np, labels, callbacks)
+
+    def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
         callbacks = _CallbackList(callbacks)
         self.device_ = resolve_device(self.device)
         seed_everything(self.random_state)
@@ -398,8 +431,13 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         self.n_clusters_used_ = used
         self.collapsed_ = used < self.n_clusters
         if self.collapsed_:
+            empty = sorted(set(range(self.n_clusters)) - set(np.unique(labels).tolist()))
+            since = next((row["epoch"] for row in getattr(self, "history_", [])
+                          if row.get("phase") == "train" and row.get("clusters_used", self.n_clusters)
+                          < self.n_clusters), None)
+            when = f"; first seen after training epoch {since}" if since is not None else ""
             message = (f"{type(self).__name__} used only {used} of {self.n_clusters} clusters "
-                       f"(collapse).")
+                       f"(collapse): cluster(s) {', '.join(map(str, empty))} ended empty{when}.")
             self.warnings_.append(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
@@ -407,3 +445,29 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         """ACC, NMI and ARI of the fitted labels against ground truth."""
         check_is_fitted(self, "labels_")
         return evaluate(check_labels(y, len(self.labels_)), self.labels_)
+
+
+@dataclass(eq=False, repr=False)
+class AutoDeepClusterer(DeepClusterer):
+    """A :class:`DeepClusterer` whose network, λ and schedule default to "auto": resolved from the data at fit
+    time (:mod:`deepclust_core.defaults`, ``resolved_params_``). The project's own autoencoder methods derive
+    from it; a method that derives from :class:`DeepClusterer` keeps the plain defaults (500-500-2000, λ = 1,
+    ...) and opts in per parameter by declaring ``param(AUTO, ...)``. A subclass that declares its own plain
+    ``epochs``/``batch_size``/``lr`` (its paper's) keeps those."""
+
+    hidden_dims: Tuple[int, ...] = param(AUTO, "Encoder hidden layer sizes (decoder mirrored); auto: 64-64 for up to 50 "
+                                         "features, 256-256-512 up to 500, the papers' 500-500-2000 beyond.", low=1)
+    latent_dim: int = param(AUTO, "Latent dimension M; auto: min(10, max(K, features + 2)).", low=1, high=1024)
+    lam: float = param(AUTO, "λ: variance of the Gaussian likelihood (ignored for Bernoulli); auto: 2 % of the data's "
+                       "mean per-feature variance.", low=0.0, low_inclusive=False, log=True)
+    epochs: int = param(AUTO, "Training epochs after pretraining; auto: 2,000 steps' worth, 10 to 200.", low=1,
+                        high=100000)
+    batch_size: int = param(AUTO, "Anchors per minibatch; auto: n/20 between 16 and 100.", low=1)
+    lr: float = param(AUTO, "Adam learning rate; auto: 0.01 for networks up to 64 wide, else 0.002.", low=0.0,
+                      low_inclusive=False, log=True)
+    pretrain_epochs: int = param(AUTO, "Autoencoder pretraining epochs (0 = none); auto: 2,000 steps' worth, 10 to "
+                                 "200.", low=0)
+    pretrain_lr: float = param(AUTO, "Pretraining learning rate; auto: 0.01 for networks up to 64 wide, else 0.001.",
+                               low=0.0, low_inclusive=False, log=True, advanced=True)
+    pretrain_batch_size: int = param(AUTO, "Pretraining minibatch size; auto: n/20 between 16 and 100.", low=1,
+                                     advanced=True)

@@ -30,7 +30,7 @@ import torch
 
 from ..metrics import evaluate
 from ..params import param
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 from .dec import encoder_parameters, kmeans_on, reconstruction_error
 
 
@@ -48,7 +48,7 @@ def dkm_alpha(step: int, alpha_start: float) -> float:
 
 
 @dataclass(eq=False, repr=False)
-class _KMeansAutoencoder(DeepClusterer):
+class _KMeansAutoencoder(AutoDeepClusterer):
     """Shared parts: k-means initialisation on mu(X), full autoencoder training, nearest-centre labels."""
 
     epochs: int = param(50, "Training epochs after pretraining.", low=1, high=100000)

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from .. import nn as dnn
 from ..metrics import evaluate
 from ..params import param
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -80,7 +80,7 @@ def encoder_parameters(autoencoder: dnn.Autoencoder) -> List[torch.nn.Parameter]
 
 @register_method("dec")
 @dataclass(eq=False, repr=False)
-class DEC(DeepClusterer):
+class DEC(AutoDeepClusterer):
     """Deep Embedded Clustering: KL(P || Q) between a sharpened target and Student-t assignments."""
 
     epochs: int = param(100, "Training epochs after pretraining (at most; see tol).", low=1, high=100000)

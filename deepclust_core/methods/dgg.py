@@ -17,6 +17,8 @@ With N_s = 0 there is no graph and the objective is VaDE's (ablation row 0).
 """
 from __future__ import annotations
 
+import copy
+import math
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -50,7 +52,8 @@ def mixture_weights(gamma_anchor: torch.Tensor, neighbor_gamma: torch.Tensor,
 class DGG(VaDE):
     """Deep clustering by Gaussian mixture variational autoencoders with Graph embedding."""
 
-    n_neighbors: int = param(20, "N_s: graph neighbours per sample (0 = VaDE).", low=0, high=1000)
+    n_neighbors: int = param("auto", "N_s: graph neighbours per sample (0 = VaDE); auto: √n / 2 between 5 and 40.",
+                             low=0, high=1000)
     neighbors_per_step: int = param(1, "m: neighbours sampled per anchor per step (0 or N_s = exact sum).",
                                     low=0, high=1000)
     neighbor_weight: float = param(0.5, "α: weight of the neighbour term (paper: ½ self, ½ neighbours).",
@@ -65,13 +68,19 @@ class DGG(VaDE):
                                     choices=("nearest", "random"))
     n_candidates: int = param(100, "Candidate pool for random neighbour selection.", low=1, advanced=True)
     pca_components: int = param(50, "PCA dimensions when graph_space='pca'.", low=1, advanced=True)
-    classifier_hidden: Tuple[int, ...] = param((), "Hidden layers of the classifier f2 (empty = linear).", low=1)
+    classifier_hidden: Tuple[int, ...] = param("auto", "Hidden layers of the classifier f2 (empty = linear); auto: "
+                                               "20-20 for up to 50 features, linear (the paper) beyond.", low=1)
     classifier_input: str = param("mu", "What f2 sees: the latent mean or the sampled z.", choices=("mu", "z"),
                                   advanced=True)
-    neighbor_gammas: str = param("cached", "Neighbours' assignments in pi_i: 'fresh' recomputes them every minibatch "
+    neighbor_gammas: str = param("auto", "Neighbours' assignments in pi_i: 'fresh' recomputes them every minibatch "
                                  "(as the reference code; N_s extra forward passes), 'cached' reuses each "
-                                 "sample's latest assignment (at most one epoch old; free).",
-                                 choices=("cached", "fresh"), advanced=True)
+                                 "sample's latest assignment (at most one epoch old; free). auto: fresh for up to "
+                                 "50 features, cached beyond.",
+                                 choices=("auto", "cached", "fresh"), advanced=True)
+    keep_epoch: str = param("auto", "Which epoch's model the fit keeps: the last, or the one (the start included) "
+                            "whose labels cut DGG's graph least (normalised cut; label-free; a partition with an "
+                            "empty cluster never wins). auto: graph_cut.", choices=("auto", "last", "graph_cut"),
+                            advanced=True)
     classifier_pretrain_epochs: int = param(50, "Epochs fitting f2 to k-means labels of mu(X) (to the start's "
                                             "clusters when init is 'spectral' or 'umap').", low=0,
                                             advanced=True)
@@ -88,7 +97,7 @@ class DGG(VaDE):
 
     @property
     def _uses_graph(self) -> bool:
-        return self.n_neighbors > 0
+        return self._effective("n_neighbors") > 0
 
     @property
     def _exact_neighbor_sum(self) -> bool:
@@ -101,6 +110,40 @@ class DGG(VaDE):
         if self._uses_graph:
             self._initialize_graph(x, mu, labels)
         self._score_model_start(mu, labels)
+        self.kept_epoch_, self.kept_graph_cut_, self._kept_state = None, None, None
+        if self._uses_graph and self.keep_epoch == "graph_cut":
+            self._keep_if_better(0, self._proba_of_means(mu).argmax(1))
+
+    # -- the kept epoch ----------------------------------------------------------------------
+    def graph_cut(self, predicted: torch.Tensor) -> float:
+        """Normalised cut of DGG's graph by a labelling: Σ_k cut(k) / vol(k) with the row-normalised weights
+        (vol(k) = size of cluster k); infinite when a cluster is empty."""
+        graph = self.graph_
+        across = (predicted[graph.indices] != predicted.unsqueeze(1)).float()
+        cut = torch.zeros(self.n_clusters, device=predicted.device).index_add_(
+            0, predicted, (graph.weights * across).sum(1))
+        volume = torch.bincount(predicted, minlength=self.n_clusters).float()
+        if bool((volume == 0).any()):
+            return math.inf
+        return float((cut / volume).sum())
+
+    @torch.no_grad()
+    def _keep_if_better(self, epoch: int, predicted: torch.Tensor) -> None:
+        value = self.graph_cut(predicted)
+        if self.kept_graph_cut_ is None or value < self.kept_graph_cut_:
+            self.kept_epoch_, self.kept_graph_cut_ = epoch, value
+            self._kept_state = ([copy.deepcopy(m.state_dict()) for m in self._modules()], self.gamma_cache_.clone())
+
+    def _train(self, x, labels, callbacks) -> None:
+        super()._train(x, labels, callbacks)
+        if self._kept_state is not None and self.kept_epoch_ != self.n_iter_:
+            states, cache = self._kept_state
+            for module, state in zip(self._modules(), states):
+                module.load_state_dict(state)
+            self.gamma_cache_ = cache
+            self.warnings_.append(f"Kept epoch {self.kept_epoch_} of {self.n_iter_} (0 = the start): its labels cut "
+                                  f"the neighbour graph least (normalised cut {self.kept_graph_cut_:.4f}).")
+        self._kept_state = None
 
     def _initialize_graph(self, x: torch.Tensor, mu: torch.Tensor, labels) -> None:
         """f2 fitted to the start's clusters, then the neighbour graph and the cached assignments."""
@@ -235,7 +278,10 @@ class DGG(VaDE):
         mu = self._encode_means(x)
         predicted = self._proba_of_means(mu).argmax(1)
         mixture = super()._proba_of_means(mu).argmax(1)
-        diagnostics = {"mixture_agreement": float((predicted == mixture).float().mean())}
+        diagnostics = {"mixture_agreement": float((predicted == mixture).float().mean()),
+                       "graph_cut": self.graph_cut(predicted)}
+        if self.keep_epoch == "graph_cut":
+            self._keep_if_better(getattr(self, "n_iter_", 0), predicted)
         if labels is not None:
             diagnostics["mixture_acc"] = cluster_acc(labels, mixture.cpu().numpy())
         return predicted.cpu().numpy(), diagnostics

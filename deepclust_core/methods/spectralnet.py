@@ -41,7 +41,7 @@ from .. import graph as dgraph
 from .. import nn as dnn
 from ..errors import InputError
 from ..params import param
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 from .dcn import squared_distances
 from .dec import kmeans_on
 
@@ -98,7 +98,7 @@ def batch_affinity(h: torch.Tensor, n_neighbors: int, scale_neighbor: int,
 
 @register_method("spectralnet")
 @dataclass(eq=False, repr=False)
-class SpectralNet(DeepClusterer):
+class SpectralNet(AutoDeepClusterer):
     """Deep spectral embedding of a kNN graph, then k-means."""
 
     variant: str = param("spectralnet", "Orthogonality by an orthonormalisation layer (SpectralNet) or by a "

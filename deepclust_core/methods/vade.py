@@ -1,6 +1,7 @@
 """VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See docs/METHODS.md §2."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, List
 
@@ -12,7 +13,7 @@ from .. import graph as dgraph
 from .. import nn as dnn
 from .. import fileio
 from ..metrics import evaluate
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 from ..params import param
 
 
@@ -31,7 +32,7 @@ def cluster_moments(features: np.ndarray, labels: np.ndarray, n_clusters: int):
 
 @register_method("vade")
 @dataclass(eq=False, repr=False)
-class VaDE(DeepClusterer):
+class VaDE(AutoDeepClusterer):
     """Variational Deep Embedding.
 
     After pretraining the autoencoder, a diagonal GaussianMixture (``gmm_restarts`` restarts) on
@@ -42,10 +43,16 @@ class VaDE(DeepClusterer):
     are options to see how much the start decides.
     """
 
-    init: str = param("gmm", "Where the clusters start: a diagonal GMM on the pretrained latent (paper), "
+    init: str = param("auto", "Where the clusters start: a diagonal GMM on the pretrained latent (paper), "
                       "spectral clustering of the latent's kNN graph, or a GMM on a UMAP of the latent (N2D); "
-                      "the mixture is then fitted to those clusters.",
-                      choices=("gmm", "spectral", "umap"))
+                      "the mixture is then fitted to those clusters. auto: spectral (it does not cut a "
+                      "non-convex group in half).",
+                      choices=("auto", "gmm", "spectral", "umap"))
+    encoder_var_init: str = param("auto", "The encoder's variance head at the start: as initialised (random, ≈ 1: "
+                                  "narrow components then cost every point σ²/s²_k and the clusters can collapse "
+                                  "into the widest in the first epoch), or 'scaled' (zero weights, variance 1 % of "
+                                  "the narrowest component's). auto: scaled.",
+                                  choices=("auto", "scaled", "random"), advanced=True)
     init_neighbors: int = param(10, "Neighbours per point of the latent kNN graph when init='spectral'.", low=1,
                                 high=1000, advanced=True)
     umap_neighbors: int = param(20, "UMAP's n_neighbors when init='umap' or DGG's graph_space='umap' (N2D uses 20 "
@@ -87,6 +94,11 @@ class VaDE(DeepClusterer):
                                                              self.random_state, self._umap_of(encoded),
                                                              n_init=self.gmm_restarts)
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
+        if self.encoder_var_init == "scaled":
+            with torch.no_grad():
+                narrowest = self.prior_.log_vars.min(0).values  # per latent dimension
+                self.autoencoder_.logvar_head.weight.zero_()
+                self.autoencoder_.logvar_head.bias.copy_(narrowest + math.log(0.01))
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
 
     def _umap_of(self, encoded: torch.Tensor) -> np.ndarray:

@@ -21,6 +21,8 @@ attribute / method              recorded as
 ``graph_seconds_``              result.json ``graph_seconds``
 ``pretrain_cached_``            result.json ``pretrain_cached``
 ``n_clusters_used_``            result.json ``clusters_used``
+``resolved_params_``            result.json ``resolved_params`` (what each "auto" parameter became)
+``kept_epoch_``                 result.json ``kept_epoch`` (DGG: the epoch whose model was kept)
 ``has_latent`` + ``transform``  a final latent snapshot (snapshots/epoch_XXXX.npz)
 ``n_iter_``                     that snapshot's epoch number
 ``gmm_parameters()`` +          gmm.npz and the ``gmm_*`` arrays of every snapshot (means, variances,
@@ -60,7 +62,8 @@ SAMPLES_PER_CLUSTER = 10  # generated samples per cluster in samples.npz
 # (fitted attribute, result.json key) copied when the estimator has it and it is truthy / present.
 _SCORE_ATTRIBUTES = (("init_scores_", "init_scores"), ("model_start_scores_", "model_start_scores"))
 _PLAIN_ATTRIBUTES = (("graph_cross_fraction_", "graph_cross_fraction"), ("graph_seconds_", "graph_seconds"),
-                     ("pretrain_cached_", "pretrain_cached"), ("n_clusters_used_", "clusters_used"))
+                     ("pretrain_cached_", "pretrain_cached"), ("n_clusters_used_", "clusters_used"),
+                     ("resolved_params_", "resolved_params"), ("kept_epoch_", "kept_epoch"))
 
 
 def snapshot_index(n_samples: int, max_points: int = MAX_SNAPSHOT_POINTS) -> np.ndarray:

@@ -76,6 +76,12 @@ def show_scores(result: Optional[Dict[str, Any]]) -> None:
                    f"training, {model_start['acc']:.4f}.")
     for warning in result.get("warnings") or []:
         st.warning(warning)
+    resolved = result.get("resolved_params") or {}
+    if resolved:
+        with st.expander(f"Automatic defaults: {len(resolved)} parameter(s) chosen from the data"):
+            st.caption("What each parameter left at 'auto' became for this data (deepclust_core/defaults.py); "
+                       "set one by hand to override it.")
+            st.table({"parameter": list(resolved), "value": [str(v) for v in resolved.values()]})
 
 
 def group_runs(prefix: str) -> Dict[str, List[store.Run]]:

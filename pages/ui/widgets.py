@@ -13,8 +13,9 @@ from deepclust_core.params import ParamSpec, check_value, coerce_value
 
 
 def is_text(spec: ParamSpec) -> bool:
-    """Tuples, optional numbers and free strings are typed as text ("20,20", "" = None)."""
-    return spec.choices is None and (spec.base_type in (tuple, str) or spec.optional)
+    """Tuples, optional numbers, free strings and parameters that accept "auto" are typed as text ("20,20",
+    "" = None, "auto")."""
+    return spec.choices is None and (spec.base_type in (tuple, str) or spec.optional or spec.auto)
 
 
 def to_widget(spec: ParamSpec, value: Any) -> Any:
@@ -87,6 +88,7 @@ def render_widget(spec: ParamSpec, key: str, label: Optional[str] = None) -> Any
         return st.selectbox(label, list(spec.choices), key=key, help=help_text, format_func=str)
     if is_text(spec):
         hint = " Comma-separated integers, e.g. 20,20." if spec.base_type is tuple else ""
+        hint += " 'auto' = chosen from the data at fit time (shown in the run's result)." if spec.auto else ""
         hint += " Empty for none." if spec.optional else ""
         return st.text_input(label, key=key, help=(help_text or "") + hint or None)
     kind = spec.base_type

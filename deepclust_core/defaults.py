@@ -1,0 +1,122 @@
+"""Automatic defaults: the rules that turn a parameter's "auto" into a value from the data, once, at fit time.
+
+Every rule reads only the data's size, shape and kind (:class:`DataStats`: n samples, d features, K clusters,
+whether the values lie in [0, 1], their mean per-feature variance) and the values already resolved before it
+(the learning rate follows the network's width). None names a data set. The estimator calls
+:func:`resolve` through ``BaseClusterer._auto_resolved`` and keeps what came out in ``resolved_params_``
+(recorded in the run's result.json as ``resolved_params``).
+
+What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
+
+- **Network**: low-dimensional data (d ≤ 50) gets a 64-64 encoder; wider data a 256-256-512 one (d ≤ 500)
+  or the DEC/VaDE papers' 500-500-2000 (images, tf-idf). The latent has ``min(10, max(K, d + 2))``
+  dimensions: two more than the input so that the encoder can lift non-convex groups apart (on circles a
+  2-D latent could not hold the spectral start, a 4-D one kept 0.86 of it), at most the papers' 10.
+- **λ** (Gaussian likelihood's variance) = 2 % of the data's mean per-feature variance, the moons recipe's
+  ratio (0.01 for a variance of 0.5): reconstruction dominates, so the latent keeps the data's geometry.
+- **Steps**: minibatches of ``clip(n / 20, 16, 100)``; epochs from a budget of 2,000 steps (pretraining and
+  training alike), between 10 and 200, so that time stays roughly flat in n; Adam at 0.01 for the small
+  networks and the papers' 0.002 (0.001 pretraining) for the large ones.
+- **Graph** (DGG): N_s = ``clip(√n / 2, 5, 40)`` neighbours; neighbours' assignments recomputed every step
+  ("fresh") while the encoder is small (d ≤ 50), cached otherwise; a non-linear f2 (20-20) on low-dimensional
+  data, the paper's linear one otherwise.
+- **Start**: spectral clustering of the pretrained latent's kNN graph (it does not cut a non-convex group in
+  half), the mixture fitted to its clusters, and the encoder's variance head started at 1 % of the narrowest
+  component's variance (``encoder_var_init="scaled"``: with the untrained head's variance ≈ 1 every point pays
+  σ²/s²_k to a narrow component and all of them move to the widest one in the first epoch — the collapse we
+  saw on circles).
+- **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
+  included; a partition with an empty cluster never wins), a label-free choice.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Tuple
+
+import numpy as np
+
+from .params import is_auto, param_specs
+
+
+@dataclass(frozen=True)
+class DataStats:
+    """What the rules may look at."""
+
+    n: int  # samples
+    d: int  # features
+    k: int  # clusters asked for
+    in_unit: bool  # every value in [0, 1] (images): Bernoulli likelihood
+    variance: float  # mean per-feature variance
+
+    @classmethod
+    def of(cls, x: np.ndarray, n_clusters: int) -> "DataStats":
+        x = np.asarray(x)
+        return cls(n=int(x.shape[0]), d=int(x.shape[1]), k=int(n_clusters),
+                   in_unit=bool(x.min() >= 0.0 and x.max() <= 1.0), variance=float(np.var(x, axis=0).mean()))
+
+    @property
+    def low_dimensional(self) -> bool:
+        return self.d <= 50
+
+
+STEP_BUDGET = 2000  # minibatch steps of pretraining, and again of training
+
+
+def _hidden(s: DataStats, r: Dict) -> Tuple[int, ...]:
+    if s.low_dimensional:
+        return (64, 64)
+    return (256, 256, 512) if s.d <= 500 else (500, 500, 2000)
+
+
+def _small_net(r: Dict) -> bool:
+    return max(r.get("hidden_dims") or (64,)) <= 64
+
+
+def _batch(s: DataStats, r: Dict) -> int:
+    return int(np.clip(s.n // 20, 16, 100))
+
+
+def _epochs_for(s: DataStats, batch: int) -> int:
+    steps_per_epoch = math.ceil(s.n / max(1, batch))
+    return int(np.clip(math.ceil(STEP_BUDGET / steps_per_epoch), 10, 200))
+
+
+RULES: Dict[str, Callable[[DataStats, Dict], Any]] = {
+    "hidden_dims": _hidden,
+    "latent_dim": lambda s, r: int(min(10, max(s.k, s.d + 2))),
+    "likelihood": lambda s, r: "bernoulli" if s.in_unit else "gaussian",
+    "lam": lambda s, r: float(f"{max(0.02 * s.variance, 1e-6):.3g}"),
+    "batch_size": _batch,
+    "epochs": lambda s, r: _epochs_for(s, r.get("batch_size") if isinstance(r.get("batch_size"), int)
+                                       else _batch(s, r)),
+    "lr": lambda s, r: 0.01 if _small_net(r) else 0.002,
+    "pretrain_batch_size": _batch,
+    "pretrain_epochs": lambda s, r: _epochs_for(s, r.get("pretrain_batch_size")
+                                                if isinstance(r.get("pretrain_batch_size"), int) else _batch(s, r)),
+    "pretrain_lr": lambda s, r: 0.01 if _small_net(r) else 0.001,
+    "n_neighbors": lambda s, r: int(min(max(5, round(math.sqrt(s.n) / 2)), 40, s.n - 1)),
+    "neighbor_gammas": lambda s, r: "fresh" if s.low_dimensional else "cached",
+    "classifier_hidden": lambda s, r: (20, 20) if s.low_dimensional else (),
+    "init": lambda s, r: "spectral",
+    "encoder_var_init": lambda s, r: "scaled",
+    "keep_epoch": lambda s, r: "graph_cut",
+}
+
+
+def resolve(estimator, x: np.ndarray) -> Dict[str, Any]:
+    """The value of every parameter of ``estimator`` that is "auto", from the data ``x`` (in the order the
+    estimator declares them, so later rules see earlier answers). Parameters set to a value are not listed."""
+    stats = DataStats.of(x, getattr(estimator, "n_clusters", 2))
+    current = {spec.name: getattr(estimator, spec.name) for spec in param_specs(type(estimator))}
+    resolved: Dict[str, Any] = {}
+    for name in RULES:  # the rules' order: architecture, then steps, then graph and start
+        if name in current and is_auto(current[name]):
+            value = RULES[name](stats, {**current, **resolved})
+            resolved[name] = value
+    return resolved
+
+
+def describe() -> Dict[str, str]:
+    """One line per rule, for the docs and the CLI."""
+    return {name: (rule.__doc__ or "").strip() for name, rule in RULES.items()}

@@ -1,0 +1,117 @@
+"""Automatic defaults: the rules (deepclust_core/defaults.py), "auto" as a typed value, its resolution at fit
+time (``resolved_params_``, restored afterwards), the start that keeps a non-convex shape, DGG's kept epoch."""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from deepclust_core import InputError
+from deepclust_core.config import coerce_params, method_specs, resolve_params, validate_config
+from deepclust_core.datasets import load_dataset
+from deepclust_core.defaults import DataStats, resolve
+from deepclust_core.graph import NeighborGraph
+from deepclust_core.methods import create_method
+from deepclust_core.methods.base import BaseClusterer
+from deepclust_core.params import AUTO, coerce_value, param
+
+
+def test_rules_follow_the_data_shape_not_its_name():
+    rng = np.random.default_rng(0)
+    points = rng.normal(0, 2.0, size=(2000, 2)).astype(np.float32)
+    low = resolve(create_method("dgg", n_clusters=2), points)
+    assert low["hidden_dims"] == (64, 64) and low["latent_dim"] == 4
+    assert low["likelihood"] == "gaussian"
+    assert low["lam"] == pytest.approx(0.02 * points.var(0).mean(), rel=1e-2)
+    assert low["batch_size"] == 100 and low["epochs"] == 100 and low["lr"] == 0.01
+    assert low["n_neighbors"] == 22 and low["neighbor_gammas"] == "fresh" and low["classifier_hidden"] == (20, 20)
+    assert (low["init"], low["encoder_var_init"], low["keep_epoch"]) == ("spectral", "scaled", "graph_cut")
+    images = rng.random((3000, 784)).astype(np.float32)
+    high = resolve(create_method("dgg", n_clusters=10), images)
+    assert high["hidden_dims"] == (500, 500, 2000) and high["latent_dim"] == 10
+    assert high["likelihood"] == "bernoulli" and high["lr"] == 0.002 and high["classifier_hidden"] == ()
+    # Time stays flat in n: the step budget sets the epochs; tiny tables get small batches and N_s < n.
+    tiny = resolve(create_method("dgg", n_clusters=3), rng.normal(size=(40, 4)).astype(np.float32))
+    assert tiny["batch_size"] == 16 and tiny["epochs"] == 200 and 5 <= tiny["n_neighbors"] < 40
+    assert DataStats.of(images, 10).in_unit and not DataStats.of(points, 2).in_unit
+
+
+def test_set_values_win_and_plain_defaults_resolve_nothing():
+    points = np.random.default_rng(1).normal(size=(500, 2)).astype(np.float32)
+    resolved = resolve(create_method("dgg", n_clusters=2, latent_dim=3, lr=0.05, init="gmm"), points)
+    assert "latent_dim" not in resolved and "lr" not in resolved and "init" not in resolved
+    assert resolve(create_method("kmeans", n_clusters=2), points) == {}
+
+    @dataclass(eq=False, repr=False)
+    class Plain(BaseClusterer):  # a method written on the old API: plain defaults, nothing to resolve
+        alpha: float = param(1.0, "α")
+
+    plain = Plain(n_clusters=2)
+    assert resolve(plain, points) == {}
+    plain.check_input(points)
+
+    from deepclust_core.methods import AutoDeepClusterer, DeepClusterer
+
+    @dataclass(eq=False, repr=False)
+    class PlainDeep(DeepClusterer):  # another engineer's autoencoder method on the base API: plain defaults
+        pass
+
+    assert PlainDeep().hidden_dims == (500, 500, 2000) and resolve(PlainDeep(), points) == {}
+    assert isinstance(create_method("vade"), AutoDeepClusterer) and create_method("vade").hidden_dims == AUTO
+    assert create_method("dec").epochs == 100  # a method's own paper schedule stays plain
+
+
+def test_auto_is_a_typed_value_that_forms_and_flags_accept():
+    specs = method_specs("dgg")
+    assert specs["latent_dim"].auto and specs["hidden_dims"].auto and not specs["n_clusters"].auto
+    assert coerce_value(specs["latent_dim"], "auto") == AUTO
+    assert coerce_value(specs["hidden_dims"], "32,32") == (32, 32)
+    with pytest.raises(InputError):
+        coerce_params("dgg", {"latent_dim": "big"})
+    with pytest.raises(InputError):
+        coerce_params("dgg", {"latent_dim": 0})
+    config = validate_config({"dataset": "circles", "method": "dgg", "params": resolve_params("circles", "dgg")})
+    assert config["params"]["latent_dim"] == AUTO and config["params"]["n_clusters"] == 2
+    # The paper recipes keep the paper's start; the gallery's only sets K.
+    assert resolve_params("moons", "dgg")["init"] == "gmm"
+    assert resolve_params("blobs", "vade") == {"n_clusters": 3}
+
+
+def test_graph_cut_matches_hand_count_and_an_empty_cluster_never_wins():
+    model = create_method("dgg", n_clusters=2)
+    # Four points, two neighbours each; weights ½. Labels 0,0,1,1: points 1 and 2 each have one edge across.
+    indices = torch.tensor([[1, 2], [0, 2], [3, 1], [2, 0]])
+    model.graph_ = NeighborGraph(indices, torch.full((4, 2), 0.5), torch.ones(4, 2))
+    labels = torch.tensor([0, 0, 1, 1])
+    # cut(0) = ½ (point 0 → 2) + ½ (point 1 → 2) = 1 over vol 2; cut(1) = ½ + ½ = 1 over vol 2.
+    assert model.graph_cut(labels) == pytest.approx(1.0)
+    assert model.graph_cut(torch.tensor([0, 0, 0, 0])) == math.inf
+
+
+def test_auto_defaults_keep_circles_whole_and_record_what_they_chose():
+    """The issue's failure: DGG with its defaults on circles put every point in one cluster (ACC 0.5)."""
+    data = load_dataset("circles", n_samples=600, random_state=3)
+    model = create_method("dgg", n_clusters=2, random_state=0, cache_pretrained=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a collapse warns: it must not happen
+        model.fit(data.x, data.y)
+    assert model.scores(data.y)["acc"] >= 0.95
+    assert not model.collapsed_
+    assert model.resolved_params_["latent_dim"] == 4 and model.resolved_params_["init"] == "spectral"
+    assert model.latent_dim == AUTO and model.get_params()["n_neighbors"] == AUTO  # the user's choice stays
+    assert model.predict(data.x).shape == (600,)  # post-fit code reads the resolved values
+    assert model.kept_epoch_ is not None
+
+
+def test_a_collapse_says_which_clusters_went_empty_and_when():
+    model = create_method("vade", n_clusters=3)
+    model.warnings_ = []
+    model.history_ = [{"phase": "train", "epoch": 1, "clusters_used": 3},
+                      {"phase": "train", "epoch": 2, "clusters_used": 2}]
+    with pytest.warns(RuntimeWarning, match=r"cluster\(s\) 1, 2 ended empty; first seen after training epoch 2"):
+        model._check_collapse(np.zeros(10, dtype=int))
+    assert model.collapsed_ and "ended empty" in model.warnings_[0]
