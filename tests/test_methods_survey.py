@@ -30,7 +30,7 @@ AE = dict(pretrain_epochs=50, pretrain_lr=0.01, pretrain_batch_size=50, batch_si
 # (problem, parameters): a small problem each method is expected to fit better than k-means does.
 SMALL = {
     "rim": ("digits", dict(device="cpu")),
-    "imsat": ("anisotropic", dict(hidden_dims=(64, 64), epochs=40, batch_size=150, device="cpu")),
+    "imsat": ("anisotropic", dict(hidden_layers=(64, 64), epochs=40, batch_size=150, device="cpu")),
     "dac": ("anisotropic", dict(hidden_dims=(64, 64), epochs=40, batch_size=150, threshold_step=0.02, device="cpu")),
     # Dropout on 2 input features removes half the signal, so the 2-D problem runs DEPICT without corruption.
     "depict": ("anisotropic", dict(AE, hidden_dims=(32,), latent_dim=3, epochs=40, dropout=0.0)),
