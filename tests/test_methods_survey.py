@@ -19,7 +19,7 @@ from deepclust_core.cli import main
 from deepclust_core.errors import InputError
 from deepclust_core.methods import create_method, list_methods
 from deepclust_core.methods._discriminative import conditional_entropy, marginal_entropy, nearest_centre_logits
-from deepclust_core.methods.dac import pair_loss, thresholds
+from deepclust_core.methods.dac import curriculum_lambda, pair_loss, thresholds
 from deepclust_core.methods.den import group_norms
 from deepclust_core.methods.depict import balanced_targets
 from deepclust_core.metrics import cluster_acc
@@ -31,7 +31,7 @@ AE = dict(pretrain_epochs=50, pretrain_lr=0.01, pretrain_batch_size=50, batch_si
 SMALL = {
     "rim": ("digits", dict(device="cpu")),
     "imsat": ("anisotropic", dict(hidden_layers=(64, 64), epochs=40, batch_size=150, device="cpu")),
-    "dac": ("anisotropic", dict(hidden_dims=(64, 64), epochs=40, batch_size=150, threshold_step=0.02, device="cpu")),
+    "dac": ("anisotropic", dict(hidden_dims=(64, 64), batch_size=64, lr=0.003, device="cpu")),
     # Dropout on 2 input features removes half the signal, so the 2-D problem runs DEPICT without corruption.
     "depict": ("anisotropic", dict(AE, hidden_dims=(32,), latent_dim=3, epochs=40, dropout=0.0)),
     "den": ("anisotropic", dict(AE, hidden_dims=(32,), latent_dim=3, epochs=30)),
@@ -104,6 +104,9 @@ def test_dac_thresholds_meet_and_only_confident_pairs_count():
     assert thresholds(0.0) == (0.95, 0.455)
     upper, lower = thresholds(0.45)
     assert upper == pytest.approx(0.5) and lower == pytest.approx(0.5)
+    assert curriculum_lambda(3, 0.01) == pytest.approx(0.01 + 0.02 + 0.03)
+    assert thresholds(curriculum_lambda(9, 0.0099))[0] > thresholds(curriculum_lambda(9, 0.0099))[1]
+    assert thresholds(curriculum_lambda(10, 0.0099))[0] < thresholds(curriculum_lambda(10, 0.0099))[1]
     features = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     loss, selected = pair_loss(features, 0.95, 0.455)
     # pairs (0,1) same (sim 1), (0,2) (1,2) different (sim 0), (2,3) sim 0.8 and (0,3) (1,3) sim 0.6 left out
