@@ -97,7 +97,8 @@ def test_rim_starts_exactly_at_kmeans_and_its_information_terms_are_entropies(pr
     logits = np.array([[1.0, 0.0], [3.0, 1.0]]) @ weight.T + bias
     assert logits.argmax(1).tolist() == [0, 1]
     p = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    assert marginal_entropy(p).item() == pytest.approx(np.log(2)) and conditional_entropy(p).item() == pytest.approx(0, abs=1e-6)
+    assert marginal_entropy(p).item() == pytest.approx(np.log(2))
+    assert conditional_entropy(p).item() == pytest.approx(0, abs=1e-6)
 
 
 def test_dac_thresholds_meet_and_only_confident_pairs_count():
@@ -118,7 +119,8 @@ def test_depict_targets_and_den_group_norms_by_hand():
     p = torch.tensor([[0.8, 0.2], [0.6, 0.4]])
     size = p.sum(0)
     code = p ** 2 / size
-    np.testing.assert_allclose(balanced_targets(p, "code").numpy(), (code / code.sum(1, keepdim=True)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(balanced_targets(p, "code").numpy(), (code / code.sum(1, keepdim=True)).numpy(),
+                               rtol=1e-6)
     paper = p / size.sqrt()
     np.testing.assert_allclose(balanced_targets(p, "paper").numpy(), (paper / paper.sum(1, keepdim=True)).numpy(),
                                rtol=1e-6)
