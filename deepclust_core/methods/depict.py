@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import nn as dnn
-from ..errors import TrainingError
+from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
 from ._discriminative import kmeans_start, nearest_centre_logits
@@ -148,11 +148,9 @@ class DEPICT(DeepClusterer):
     def _check_method_params(self, x) -> None:
         super()._check_method_params(x)
         if self.network == "conv" and self._image_shape(x.shape[1]) is None:
-            from ..errors import InputError
             raise InputError(f"network='conv' needs square images whose side is a multiple of 4; rows of "
                              f"{x.shape[1]} features are not. Use 'mlp' or 'auto'.")
         if len(self.conv_channels) != 2:
-            from ..errors import InputError
             raise InputError(f"conv_channels needs two entries (one per convolution); got {self.conv_channels}.")
 
     @staticmethod
