@@ -167,3 +167,21 @@ def test_the_app_form_offers_them(tmp_path, monkeypatch):
         assert not at.exception
         assert at.number_input(key=f"p.{name}.{field}").value == create_method(name).__getattribute__(field)
         assert at.session_state["config"]["method"] == name
+
+
+@pytest.mark.parametrize("name", ["rim", "dac", "den"])
+def test_a_recorded_run_has_its_loss_terms_latent_snapshots_and_start(name, tmp_path):
+    from deepclust_core import store
+
+    params = {"epochs": 2, "pretrain_epochs": 2, "hidden_dims": (8,), "device": "cpu", "kmeans_restarts": 1}
+    config = {"dataset": "moons", "dataset_options": {"n_samples": 200}, "method": name,
+              "params": compare_module.method_params("moons", name, {"*": params})}
+    result = store.run_in_process(config, tmp_path)
+    folder = store.RunFolder(result["run_dir"])
+    assert result["state"] == "finished"
+    assert result.get("init_scores") or result.get("model_start_scores")
+    rows = [json.loads(line) for line in folder.metrics.read_text().splitlines()]
+    train = [row for row in rows if row["phase"] == "train"]
+    assert len(train) >= 1 and all("loss" in row and "acc" in row for row in train)
+    snapshots = sorted(folder.snapshots_dir.glob("epoch_*.npz"))
+    assert snapshots and np.load(snapshots[-1])["latent"].shape[0] == 200
