@@ -78,6 +78,9 @@ class DAC(DiscriminativeClusterer):
     hidden_dims: Tuple[int, ...] = param((500, 500), "Hidden layers of the MLP (non-image rows), and the conv "
                                                      "net's dense layer (its first entry).", low=1, advanced=True)
 
+    def _check_method_params(self, x) -> None:
+        choose_network(self.network, x.shape[1])  # network='conv' on rows that are not square images: InputError
+
     def _build(self, x_np, x, labels) -> None:
         image = choose_network(self.network, x_np.shape[1])
         width = self.hidden_dims[0]
