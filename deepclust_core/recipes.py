@@ -64,9 +64,12 @@ _METHOD: Dict[Tuple[str, str], Dict] = {
 
 def recipe(dataset: str, method: str) -> Dict:
     """Parameters recommended for ``method`` on ``dataset`` (empty when there is no recipe)."""
-    accepted = {spec.name for spec in get_method_class(method).param_specs()}
+    specs = {spec.name: spec for spec in get_method_class(method).param_specs()}
     merged = dict(_DATA.get(dataset, {}))
     if method in _TRAINING_METHODS:
         merged.update(_TRAINING.get(dataset, {}))
     merged.update(_METHOD.get((dataset, method), {}))
-    return {key: value for key, value in merged.items() if key in accepted}
+    # A value applies only where the method has the parameter and accepts the value: the papers' GMM start
+    # is VaDE's and DGG's, not that of a method whose own `init` offers other choices.
+    return {key: value for key, value in merged.items()
+            if key in specs and (not specs[key].choices or value in specs[key].choices)}

@@ -19,7 +19,7 @@ from deepclust_core.cli import main
 from deepclust_core.errors import InputError
 from deepclust_core.methods import create_method, list_methods
 from deepclust_core.methods._discriminative import conditional_entropy, marginal_entropy, nearest_centre_logits
-from deepclust_core.methods.dac import pair_loss, thresholds
+from deepclust_core.methods.dac import curriculum_lambda, pair_loss, thresholds
 from deepclust_core.methods.den import group_norms
 from deepclust_core.methods.depict import balanced_targets
 from deepclust_core.metrics import cluster_acc
@@ -30,8 +30,8 @@ AE = dict(pretrain_epochs=50, pretrain_lr=0.01, pretrain_batch_size=50, batch_si
 # (problem, parameters): a small problem each method is expected to fit better than k-means does.
 SMALL = {
     "rim": ("digits", dict(device="cpu")),
-    "imsat": ("anisotropic", dict(hidden_dims=(64, 64), epochs=40, batch_size=150, device="cpu")),
-    "dac": ("anisotropic", dict(hidden_dims=(64, 64), epochs=40, batch_size=150, threshold_step=0.02, device="cpu")),
+    "imsat": ("anisotropic", dict(hidden_layers=(64, 64), epochs=40, batch_size=150, device="cpu")),
+    "dac": ("anisotropic", dict(hidden_dims=(64, 64), batch_size=64, lr=0.003, device="cpu")),
     # Dropout on 2 input features removes half the signal, so the 2-D problem runs DEPICT without corruption.
     "depict": ("anisotropic", dict(AE, hidden_dims=(32,), latent_dim=3, epochs=40, dropout=0.0)),
     "den": ("anisotropic", dict(AE, hidden_dims=(32,), latent_dim=3, epochs=30)),
@@ -97,13 +97,17 @@ def test_rim_starts_exactly_at_kmeans_and_its_information_terms_are_entropies(pr
     logits = np.array([[1.0, 0.0], [3.0, 1.0]]) @ weight.T + bias
     assert logits.argmax(1).tolist() == [0, 1]
     p = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    assert marginal_entropy(p).item() == pytest.approx(np.log(2)) and conditional_entropy(p).item() == pytest.approx(0, abs=1e-6)
+    assert marginal_entropy(p).item() == pytest.approx(np.log(2))
+    assert conditional_entropy(p).item() == pytest.approx(0, abs=1e-6)
 
 
 def test_dac_thresholds_meet_and_only_confident_pairs_count():
     assert thresholds(0.0) == (0.95, 0.455)
     upper, lower = thresholds(0.45)
     assert upper == pytest.approx(0.5) and lower == pytest.approx(0.5)
+    assert curriculum_lambda(3, 0.01) == pytest.approx(0.01 + 0.02 + 0.03)
+    assert thresholds(curriculum_lambda(9, 0.0099))[0] > thresholds(curriculum_lambda(9, 0.0099))[1]
+    assert thresholds(curriculum_lambda(10, 0.0099))[0] < thresholds(curriculum_lambda(10, 0.0099))[1]
     features = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     loss, selected = pair_loss(features, 0.95, 0.455)
     # pairs (0,1) same (sim 1), (0,2) (1,2) different (sim 0), (2,3) sim 0.8 and (0,3) (1,3) sim 0.6 left out
@@ -115,7 +119,8 @@ def test_depict_targets_and_den_group_norms_by_hand():
     p = torch.tensor([[0.8, 0.2], [0.6, 0.4]])
     size = p.sum(0)
     code = p ** 2 / size
-    np.testing.assert_allclose(balanced_targets(p, "code").numpy(), (code / code.sum(1, keepdim=True)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(balanced_targets(p, "code").numpy(), (code / code.sum(1, keepdim=True)).numpy(),
+                               rtol=1e-6)
     paper = p / size.sqrt()
     np.testing.assert_allclose(balanced_targets(p, "paper").numpy(), (paper / paper.sum(1, keepdim=True)).numpy(),
                                rtol=1e-6)
@@ -162,3 +167,21 @@ def test_the_app_form_offers_them(tmp_path, monkeypatch):
         assert not at.exception
         assert at.number_input(key=f"p.{name}.{field}").value == create_method(name).__getattribute__(field)
         assert at.session_state["config"]["method"] == name
+
+
+@pytest.mark.parametrize("name", ["rim", "dac", "den"])
+def test_a_recorded_run_has_its_loss_terms_latent_snapshots_and_start(name, tmp_path):
+    from deepclust_core import store
+
+    params = {"epochs": 2, "pretrain_epochs": 2, "hidden_dims": (8,), "device": "cpu", "kmeans_restarts": 1}
+    config = {"dataset": "moons", "dataset_options": {"n_samples": 200}, "method": name,
+              "params": compare_module.method_params("moons", name, {"*": params})}
+    result = store.run_in_process(config, tmp_path)
+    folder = store.RunFolder(result["run_dir"])
+    assert result["state"] == "finished"
+    assert result.get("init_scores") or result.get("model_start_scores")
+    rows = [json.loads(line) for line in folder.metrics.read_text().splitlines()]
+    train = [row for row in rows if row["phase"] == "train"]
+    assert len(train) >= 1 and all("loss" in row and "acc" in row for row in train)
+    snapshots = sorted(folder.snapshots_dir.glob("epoch_*.npz"))
+    assert snapshots and np.load(snapshots[-1])["latent"].shape[0] == 200

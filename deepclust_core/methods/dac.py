@@ -5,8 +5,10 @@ l_i = softmax(f(x_i)) / ‖softmax(f(x_i))‖₂ (non-negative, unit length), an
 g_ij = l_i · l_j ∈ [0, 1]. Within each minibatch, pairs with g_ij ≥ u(λ) are taken as "same cluster" (r_ij = 1),
 pairs with g_ij < l(λ) as "different" (r_ij = 0), the rest are left out, and the selected pairs are trained with
 binary cross-entropy −r_ij log g_ij − (1 − r_ij) log(1 − g_ij). The thresholds u(λ) = 0.95 − λ and
-l(λ) = 0.455 + 0.1 λ move towards each other as λ grows by ``threshold_step`` each epoch (the curriculum: first
-the most confident pairs, then more); training ends when they meet or after ``epochs``. Because the label
+l(λ) = 0.455 + 0.1 λ move towards each other (the curriculum: first the most confident pairs, then more). As in the
+authors' code, the step itself grows: after e rounds the thresholds have moved by λ_e = s·e(e+1)/2 with
+s = ``threshold_step`` = 1.1 × 0.009, so they meet after 10 rounds; training ends then or after ``epochs``. The code
+runs 1,000 minibatches per round; here a round is one epoch. Because the label
 features are unit-length and non-negative, l_i · l_j = 1 forces one-hot-like features, so the cluster is
 argmax_k l_ik. The logits pass through batch norm before the softmax, as in the paper's networks, so a fresh
 network already spreads its label features (a uniform output would make every pair "same").
@@ -35,6 +37,11 @@ def thresholds(lam: float) -> Tuple[float, float]:
     return UPPER_START - lam, LOWER_START + LOWER_SLOPE * lam
 
 
+def curriculum_lambda(rounds: int, step: float) -> float:
+    """λ after ``rounds`` completed rounds: the authors' code adds λ_e = e·s to the shift each round, Σ = s·e(e+1)/2."""
+    return step * rounds * (rounds + 1) / 2.0
+
+
 def pair_loss(features: torch.Tensor, upper: float, lower: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """Mean binary cross-entropy over the selected pairs i ≠ j, and the fraction of pairs selected.
 
@@ -57,19 +64,22 @@ def pair_loss(features: torch.Tensor, upper: float, lower: float) -> Tuple[torch
 class DAC(DiscriminativeClusterer):
     """Deep Adaptive Clustering: pairwise same/different classification of confident pairs, with a curriculum."""
 
-    epochs: int = param(46, "Training epochs at most (the thresholds meet after 46 epochs at the default step).",
-                        low=1, high=100000)
+    epochs: int = param(10, "Training epochs at most (one curriculum round each; the thresholds meet after 10 "
+                            "rounds at the default step).", low=1, high=100000)
     batch_size: int = param(128, "Minibatch size: pairs are formed within a batch (at most the number of "
                                  "samples).", low=2)
     lr: float = param(0.001, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
-    threshold_step: float = param(0.0099, "Growth of λ per epoch: u(λ) = 0.95 − λ, l(λ) = 0.455 + 0.1 λ (authors' "
-                                          "code: 1.1 × 0.009).", low=0.0, low_inclusive=False, high=0.5)
+    threshold_step: float = param(0.0099, "s: after e rounds λ = s·e(e+1)/2, u(λ) = 0.95 − λ, l(λ) = 0.455 + 0.1 λ "
+                                          "(authors' code: 1.1 × 0.009).", low=0.0, low_inclusive=False, high=0.5)
     network: str = param("auto", "auto: convolutional for square images, else an MLP.",
                          choices=("auto", "conv", "mlp"))
     conv_channels: Tuple[int, ...] = param((32, 64), "Channels of the 3×3 convolution blocks (conv net).", low=1,
                                            advanced=True)
     hidden_dims: Tuple[int, ...] = param((500, 500), "Hidden layers of the MLP (non-image rows), and the conv "
                                                      "net's dense layer (its first entry).", low=1, advanced=True)
+
+    def _check_method_params(self, x) -> None:
+        choose_network(self.network, x.shape[1])  # network='conv' on rows that are not square images: InputError
 
     def _build(self, x_np, x, labels) -> None:
         image = choose_network(self.network, x_np.shape[1])
@@ -85,7 +95,7 @@ class DAC(DiscriminativeClusterer):
         self.upper_, self.lower_ = thresholds(0.0)
 
     def _on_epoch_start(self, epoch: int) -> None:
-        self.lambda_ = (epoch - 1) * self.threshold_step
+        self.lambda_ = curriculum_lambda(epoch - 1, self.threshold_step)
         self.upper_, self.lower_ = thresholds(self.lambda_)
 
     def _latent(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,5 +111,5 @@ class DAC(DiscriminativeClusterer):
         return {"upper": self.upper_, "lower": self.lower_}
 
     def _schedule_done(self, epoch: int) -> bool:
-        upper, lower = thresholds(epoch * self.threshold_step)
+        upper, lower = thresholds(curriculum_lambda(epoch, self.threshold_step))
         return upper < lower  # the next epoch's thresholds would cross: the curriculum is over

@@ -8,11 +8,12 @@ soft-max clustering layer on its code: p_ik = softmax_k(w_kᵀ z_i + b_k). The c
 
 whose minimiser over Q the paper gives as q_ik ∝ p_ik / (Σ_i' p_i'k)^½; the authors' released code computes
 q_ik ∝ p_ik² / Σ_i' p_i'k instead (DEC's sharpened target), and that is the default (``targets``): with the
-paper's rule nothing sharpens the assignments, and on small problems we saw them drift to uniform. We compute them on the whole data from the clean
-pathway at the start of every epoch (held fixed during the epoch), and train the network on the cross-entropy
-−(1/N) Σ_ik q_ik log p̃_ik of the *noisy* pathway's p̃ (dropout on the input and every hidden layer), plus the
-layer-wise reconstruction losses: each decoder layer must reproduce the clean encoder's activations at the
-mirrored layer (mean squared error relative to that layer's mean square, weight 0.1 as in the authors' code), and the output the input (Bernoulli cross-entropy for data in
+paper's rule nothing sharpens the assignments, and on small problems we saw them drift to uniform. We compute them
+on the whole data from the clean pathway at the start of every epoch (held fixed during the epoch), and train the
+network on the cross-entropy −(1/N) Σ_ik q_ik log p̃_ik of the *noisy* pathway's p̃ (dropout on the input and every
+hidden layer), plus the layer-wise reconstruction losses: each decoder layer must reproduce the clean encoder's
+activations at the mirrored layer (mean squared error relative to that layer's mean square, weight 0.1 as in the
+authors' code), and the output the input (Bernoulli cross-entropy for data in
 [0, 1], squared error otherwise, averaged over features). The autoencoder is pretrained on the reconstruction
 losses alone (cached like the other methods' pretraining); the clustering layer starts from k-means on the clean
 code, written as a soft-max layer whose argmax is the nearest centre (so the start's labels are k-means').
@@ -28,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import nn as dnn
-from ..errors import TrainingError
+from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
 from ._discriminative import kmeans_start, nearest_centre_logits
@@ -147,11 +148,9 @@ class DEPICT(DeepClusterer):
     def _check_method_params(self, x) -> None:
         super()._check_method_params(x)
         if self.network == "conv" and self._image_shape(x.shape[1]) is None:
-            from ..errors import InputError
             raise InputError(f"network='conv' needs square images whose side is a multiple of 4; rows of "
                              f"{x.shape[1]} features are not. Use 'mlp' or 'auto'.")
         if len(self.conv_channels) != 2:
-            from ..errors import InputError
             raise InputError(f"conv_channels needs two entries (one per convolution); got {self.conv_channels}.")
 
     @staticmethod

@@ -35,8 +35,9 @@ def unit_rows(d: torch.Tensor) -> torch.Tensor:
 class IMSAT(DiscriminativeClusterer):
     """IMSAT: RIM on a network, with assignments made invariant to virtual adversarial perturbations."""
 
-    hidden_dims: Tuple[int, ...] = param((1200, 1200), "Hidden layers of the network (paper: 1200-1200, batch "
-                                                       "norm, ReLU).", low=1)
+    # Not called hidden_dims: a dataset recipe's autoencoder architecture (e.g. MNIST's 500-500-2000) is not IMSAT's.
+    hidden_layers: Tuple[int, ...] = param((1200, 1200), "Hidden layers of the network (paper: 1200-1200, batch "
+                                                         "norm, ReLU).", low=1)
     epochs: int = param(50, "Training epochs (paper: 50).", low=1, high=100000)
     batch_size: int = param(250, "Minibatch size (paper: 250); H(Y) is estimated on each batch.", low=2)
     lr: float = param(0.002, "Adam learning rate (paper: 0.002).", low=0.0, low_inclusive=False, log=True)
@@ -51,7 +52,7 @@ class IMSAT(DiscriminativeClusterer):
                           low=0.0, low_inclusive=False, advanced=True)
 
     def _build(self, x_np, x, labels) -> None:
-        self.network_ = bn_mlp([x_np.shape[1], *self.hidden_dims, self.n_clusters])
+        self.network_ = bn_mlp([x_np.shape[1], *self.hidden_layers, self.n_clusters])
         self.radius_ = self.sat_radius * kth_neighbour_distance(x, self.sat_neighbor)
 
     def _perturbed(self, batch: torch.Tensor) -> torch.Tensor:
