@@ -72,7 +72,8 @@ def _facets(run, samples) -> None:
         st.plotly_chart(viz.facet_partition(snapshot["latent"], labels[snapshot["index"]], dims,
                                             title=f"Facet {facet}'s partition on its latent dimensions"),
                         key="samples.facet_partition")
-    st.plotly_chart(viz.cluster_shares(samples[f"facet{facet}_weights"], title=f"Facet {facet}: share per state"),
+    st.plotly_chart(viz.cluster_shares(samples[f"facet{facet}_weights"], title=f"Facet {facet}: share per state",
+                                       unit="state"),
                     key="samples.facet_shares")
     _draw_samples(run, samples[f"facet{facet}_samples"], "state", "samples.facet_grid")
 

@@ -68,7 +68,7 @@ def generated_points(samples: np.ndarray, *, background: Optional[np.ndarray] = 
 
 
 def cluster_shares(real: np.ndarray, generated: Optional[np.ndarray] = None, *, generated_name: str = "generated",
-                   title: Optional[str] = None, height: int = 280) -> go.Figure:
+                   title: Optional[str] = None, height: int = 280, unit: str = "cluster") -> go.Figure:
     """Share of the data per cluster beside the share of generated samples (or another per-cluster value): a
     cluster at zero is a mode the model dropped."""
     real = np.asarray(real, dtype=np.float64)
@@ -76,7 +76,7 @@ def cluster_shares(real: np.ndarray, generated: Optional[np.ndarray] = None, *, 
     figure = go.Figure(go.Bar(x=clusters, y=real, name="data"))
     if generated is not None:
         figure.add_trace(go.Bar(x=clusters, y=np.asarray(generated, dtype=np.float64), name=generated_name))
-    figure.update_layout(title=title, height=height, barmode="group", xaxis_title="cluster", yaxis_title="share",
+    figure.update_layout(title=title, height=height, barmode="group", xaxis_title=unit, yaxis_title="share",
                          margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return figure
 
