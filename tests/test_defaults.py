@@ -60,7 +60,8 @@ def test_set_values_win_and_plain_defaults_resolve_nothing():
     class PlainDeep(DeepClusterer):  # another engineer's autoencoder method on the base API: plain defaults
         pass
 
-    assert PlainDeep().hidden_dims == (500, 500, 2000) and resolve(PlainDeep(), points) == {}
+    assert PlainDeep().hidden_dims == (500, 500, 2000)
+    assert resolve(PlainDeep(), points) == {"likelihood": "gaussian"}  # the one "auto" DeepClusterer always had
     assert isinstance(create_method("vade"), AutoDeepClusterer) and create_method("vade").hidden_dims == AUTO
     assert create_method("dec").epochs == 100  # a method's own paper schedule stays plain
 

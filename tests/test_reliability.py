@@ -393,6 +393,14 @@ def test_bad_values_in_a_shared_link_are_reported_and_skipped(app_env):
     assert user_files(app_env) == []  # nothing was written by a bad link
 
 
+def _field(at, key):
+    """The widget of a parameter: text for those that also accept "auto" (and tuples), else a number input."""
+    try:
+        return at.text_input(key=key)
+    except KeyError:
+        return at.number_input(key=key)
+
+
 def test_bad_values_typed_in_the_sidebar_disable_start(app_env):
     at = open_page(new_app(), "train", dataset="moons", method="dgg", **{"d.n_samples": "300"})
     assert at.session_state["config"] is not None
@@ -400,19 +408,23 @@ def test_bad_values_typed_in_the_sidebar_disable_start(app_env):
                                 ("p.dgg.n_neighbors", 300, "smaller than the number of samples (300)"),
                                 ("p.dgg.n_clusters", 301, "n_clusters must be <= the number of samples (300)"),
                                 ("p.dgg.lr", 0.0, "lr must be > 0"),
+                                ("p.dgg.lr", "fast", "lr must be of type float"),
                                 ("p.dgg.hidden_dims", "-", "hidden_dims must be of type tuple")]:
-        widget = at.text_input(key=key) if isinstance(value, str) else at.number_input(key=key)
+        widget = _field(at, key)
         previous = widget.value
-        widget.set_value(value).run()
+        is_text = isinstance(previous, str)
+        widget.set_value(str(value) if is_text else value).run()
         assert_clean(at)
         assert message in sidebar_errors(at), (key, value, sidebar_errors(at))
         assert at.session_state["config"] is None and at.button(key="train.start").disabled
-        (at.text_input(key=key) if isinstance(value, str) else at.number_input(key=key)).set_value(previous).run()
+        _field(at, key).set_value(previous).run()
         assert at.session_state["config"] is not None, sidebar_errors(at)
-    # A bounded number input cannot even hold an out-of-range value: epochs 0 is kept at its minimum, 1.
-    at.number_input(key="p.dgg.epochs").set_value(0).run()
+    # epochs also accepts "auto", so it is typed as text: 0 is refused with its bound, "auto" is accepted.
+    _field(at, "p.dgg.epochs").set_value("0").run()
     assert_clean(at)
-    assert at.number_input(key="p.dgg.epochs").value == 1 and at.session_state["config"]["params"]["epochs"] == 1
+    assert "epochs must be >= 1" in sidebar_errors(at) and at.session_state["config"] is None
+    _field(at, "p.dgg.epochs").set_value("auto").run()
+    assert at.session_state["config"]["params"]["epochs"] == "auto"
     assert user_files(app_env) == []
 
 
