@@ -299,10 +299,16 @@ def _interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt, which execute_ru
 
 
 def _limit_threads() -> None:
-    """Share the CPU between the runs allowed at once (torch would otherwise take every core each)."""
+    """Share the CPU between the runs allowed at once (torch would otherwise take every core each), and never
+    take more threads than ``$OMP_NUM_THREADS`` when it is set (on a shared machine, more threads than the cores
+    one has make every epoch many times slower)."""
     import torch
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max_jobs()))
+    threads = max(1, (os.cpu_count() or 1) // max_jobs())
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        threads = min(threads, int(omp))
+    torch.set_num_threads(threads)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -7,8 +7,8 @@ into the run's folder on this machine; the driver's pid is the run's ``pid``, so
 runs ``failed`` like a dead local worker. The CLI's ``sweep`` drives in its own process; the app starts a
 detached driver process (``python -m deepclust_core.executors.raycluster``) so runs outlive the page.
 
-Stop: ``jobs.stop`` writes the run's STOP file, the driver relays it (with PAUSE / STEP) to the task through a
-small control actor and the task's recorder ends the run as "stopped" with its partial results; a task that
+Stop: ``jobs.stop`` writes the run's STOP file, the driver relays it (with PAUSE / STEP) to the task through
+Ray's key-value store and the task's recorder ends the run as "stopped" with its partial results; a task that
 has not started is cancelled, one that ignores STOP for ``stop_grace`` seconds is force-cancelled.
 Faults: a Ray worker that dies fails its own run with the reason, the others go on; an unreachable cluster is
 an InputError before anything is queued (and a driver that cannot connect fails its runs with the reason).
@@ -16,6 +16,7 @@ an InputError before anything is queued (and a driver that cannot connect fails 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -45,28 +46,27 @@ def import_ray():
     return ray
 
 
-def control_board_class():
-    """A Ray actor class holding, per run id, the control files the driver sees (STOP, PAUSE, STEP). Made in a
-    function so that Ray ships it by value: its worker process never imports this package (nor torch)."""
-
-    class ControlBoard:
-        def __init__(self):
-            self.files = {}
-
-        def set(self, run_id, files):
-            self.files[run_id] = dict(files)
-
-        def get(self, run_id):
-            return self.files.get(run_id, {})
-
-    return ControlBoard
+CONTROL_NAMESPACE = "deepclust-controls"
 
 
-def train_task(config: Dict[str, Any], run_id: str, board, threads: int):
-    """The Ray task (a streaming generator): :func:`.remote.stream_run`, its controls read from ``board``."""
-    import ray
+def _control_key(run_id: str) -> str:
+    return f"run/{run_id}"
 
-    yield from remote.stream_run(config, controls=lambda: ray.get(board.get.remote(run_id)), threads=threads)
+
+def _read_controls(run_id: str) -> Dict[str, str]:
+    """The control files the driver relayed for ``run_id`` (Ray's key-value store in its GCS). A task must not
+    wait on an object (``ray.get``) for this: Ray lends a blocked task's CPU to another task, which would run
+    more tasks at once than the cluster has CPUs."""
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    raw = _internal_kv_get(_control_key(run_id), namespace=CONTROL_NAMESPACE)
+    return json.loads(raw) if raw else {}
+
+
+def train_task(config: Dict[str, Any], run_id: str, threads: int):
+    """The Ray task (a streaming generator): :func:`.remote.stream_run`, its control files read from Ray's
+    key-value store, where the driver writes them."""
+    yield from remote.stream_run(config, controls=lambda: _read_controls(run_id), threads=threads)
 
 
 class RayExecutor(Executor):
@@ -157,7 +157,6 @@ class Driver:
     def drive(self, run_dirs: Sequence[Path], on_end: OnEnd = None) -> None:
         self.connect(run_dirs)
         ray = self.ray
-        board = ray.remote(num_cpus=0)(control_board_class()).remote()
         task = ray.remote(train_task)
         resources = {"num_cpus": self.executor.cpus, "num_gpus": self.executor.gpus, "max_retries": 0}
         threads = max(1, int(self.executor.cpus))
@@ -168,7 +167,7 @@ class Driver:
             config = fileio.read_json(RunFolder(path).config)
             now = time.time()
             states.update(path, submitted=now)
-            generator = task.options(name=f"deepclust-run-{path.name}", **resources).remote(config, path.name, board, threads)
+            generator = task.options(name=f"deepclust-run-{path.name}", **resources).remote(config, path.name, threads)
             tasks[generator] = _Task(path, generator, now)
         try:
             while tasks:
@@ -178,7 +177,7 @@ class Driver:
                 for generator in ready:
                     self._advance(tasks, tasks[generator], on_end)
                 for item in list(tasks.values()):
-                    self._relay_controls(tasks, item, board, on_end)
+                    self._relay_controls(tasks, item, on_end)
         except BaseException as exc:  # Ctrl-C, SIGTERM, or a driver bug: the runs must not stay "running"
             for item in tasks.values():
                 ray.cancel(item.generator, force=False)
@@ -187,7 +186,11 @@ class Driver:
             raise
 
     def _end(self, tasks: Dict, item: _Task, state: str, reason: Optional[str], on_end: OnEnd) -> None:
+        from ray.experimental.internal_kv import _internal_kv_del
+
         tasks.pop(item.generator, None)
+        if item.sent:
+            _internal_kv_del(_control_key(item.path.name), namespace=CONTROL_NAMESPACE)
         states.mark_ended(item.path, state, reason)
         if on_end is not None:
             on_end(store.load_run(item.path))
@@ -224,10 +227,13 @@ class Driver:
         if kind == "ended":
             self._end(tasks, item, event["state"], event.get("reason"), on_end)
 
-    def _relay_controls(self, tasks: Dict, item: _Task, board, on_end: OnEnd) -> None:
+    def _relay_controls(self, tasks: Dict, item: _Task, on_end: OnEnd) -> None:
+        from ray.experimental.internal_kv import _internal_kv_put
+
         files = remote.control_files(item.path)
         if files != item.sent:
-            board.set.remote(item.path.name, files)
+            _internal_kv_put(_control_key(item.path.name), json.dumps(files), overwrite=True,
+                             namespace=CONTROL_NAMESPACE)
             item.sent = files
         if "STOP" not in files:
             return
