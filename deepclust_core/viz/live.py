@@ -56,6 +56,16 @@ def projected_ellipse(mean: np.ndarray, variance: np.ndarray, centre: np.ndarray
 
 # ------------------------------------------------------------------------------------------------ figures
 
+def with_rows(traces: List, predicted: Optional[np.ndarray], n: int) -> List:
+    """Give the per-cluster traces of :func:`cluster_traces` each point's row (``customdata``), so a click
+    tells which point it was."""
+    for trace in traces:
+        mask = np.ones(n, bool) if predicted is None else np.asarray(predicted) == int(trace.name.split()[-1])
+        trace.customdata = np.flatnonzero(mask)
+        trace.hovertemplate = "point %{customdata}<extra>%{fullData.name}</extra>"
+    return traces
+
+
 def _region_trace(grid_labels: np.ndarray, extent: Sequence[float]) -> go.Heatmap:
     grid_labels = np.asarray(grid_labels)
     size_y, size_x = grid_labels.shape
@@ -90,13 +100,7 @@ def data_view(x: np.ndarray, predicted: Optional[np.ndarray] = None, *, grid_lab
         xs, ys = _edge_segments(x, sources, targets)
         traces.append(go.Scattergl(x=xs, y=ys, mode="lines", name=f"edges across clusters ({n_cross})",
                                    hoverinfo="skip", line=dict(color=CROSSING_COLOR, width=1)))
-    points = cluster_traces(x, predicted, "cluster", marker_size(len(x)))
-    for trace in points:  # the point's row in the data, for clicks
-        mask = np.ones(len(x), bool) if predicted is None else np.asarray(predicted) == int(
-            trace.name.split()[-1])
-        trace.customdata = np.flatnonzero(mask)
-        trace.hovertemplate = "point %{customdata}<extra>%{fullData.name}</extra>"
-    traces += points
+    traces += with_rows(cluster_traces(x, predicted, "cluster", marker_size(len(x))), predicted, len(x))
     if selected is not None:
         traces.append(go.Scatter(x=[x[selected, 0]], y=[x[selected, 1]], mode="markers", name=f"point {selected}",
                                  marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
@@ -117,7 +121,8 @@ def latent_view(latent: np.ndarray, predicted: Optional[np.ndarray] = None, *,
     latent = np.asarray(latent, dtype=np.float64)
     centre, axes = basis if basis is not None else projection(latent)
     points = (latent - centre) @ axes if latent.shape[1] > 2 else two_columns(latent).astype(np.float64)
-    traces: List = cluster_traces(points.astype(np.float32), predicted, "cluster", marker_size(len(points)))
+    traces: List = with_rows(cluster_traces(points.astype(np.float32), predicted, "cluster",
+                                            marker_size(len(points))), predicted, len(points))
     if gmm is not None:
         means, variances = np.asarray(gmm["means"]), np.asarray(gmm["variances"])
         for k, (mean, variance) in enumerate(zip(means, variances)):
