@@ -107,20 +107,27 @@ def after_run(run) -> None:
             st.page_link("pages/traversals.py", label="Open the traversals", icon=":material/swap_horiz:")
 
 
+def guarded(function):
+    """``function`` with errors shown as messages (a fragment reruns on its own, outside the page's guard)."""
+    def run(*args):
+        return guard(lambda: function(*args))
+    return run
+
+
 def views(config) -> None:
     state = st.session_state
     group, run_id = state.get(KEY_GROUP), state.get(KEY_PLAY_RUN)
     if group and str(group).startswith(FIG1_PREFIX):
         active = any(run.active for run in store.list_runs(runs_dir()) if (run.config or {}).get("group") == group)
         st.button("Back to the data", on_click=back_to_data, key="play.back")
-        st.fragment(run_every=LIVE_SECONDS if active else None)(live_group)(group, active)
+        st.fragment(run_every=LIVE_SECONDS if active else None)(guarded(live_group))(group, active)
         return
     run = _load(run_id)
     if run is None:
         data_preview(config)
         return
     st.button("Back to the data", on_click=back_to_data, key="play.back")
-    st.fragment(run_every=LIVE_SECONDS if run.active else None)(live_run)(run.id, run.active)
+    st.fragment(run_every=LIVE_SECONDS if run.active else None)(guarded(live_run))(run.id, run.active)
     if not run.active:
         after_run(run)
 

@@ -154,7 +154,7 @@ def neighbour_view(x: np.ndarray, point: int, neighbors: np.ndarray, weights: Op
         trace.marker.opacity = 0.25
     row = np.asarray(neighbors)[point]
     w = np.ones(len(row)) if weights is None else np.asarray(weights)[point]
-    w = w / (w.max() or 1.0)
+    w = w / (w.max() if len(w) and w.max() > 0 else 1.0)
     for j, weight in zip(row, w):
         figure.add_trace(go.Scatter(x=[x[point, 0], x[j, 0]], y=[x[point, 1], x[j, 1]], mode="lines",
                                     line=dict(color=WITHIN_COLOR.replace("0.35", "0.9"), width=1 + 3 * weight),

@@ -77,12 +77,36 @@ def _params(method: str, errors: List[str], lead: Sequence[str] = ()) -> Dict[st
     return params
 
 
+KEY_SAVED = "cfg.saved"  # the form's values, kept outside the widgets
+
+
+KEY_DRAWN_IN = "cfg.drawn_in"  # "page" (the Playground) or "sidebar"
+
+
+def _restore_form(location: str) -> None:
+    """Put the form's values back into new widgets: the Playground draws the form on the page and the other pages
+    in the sidebar, so going from one to the other makes new widgets, which Streamlit starts empty."""
+    state = st.session_state
+    moved = state.get(KEY_DRAWN_IN) not in (None, location)
+    for key, value in (state.get(KEY_SAVED) or {}).items():
+        if moved or key not in state:
+            state[key] = value
+    state[KEY_DRAWN_IN] = location
+
+
+def _save_form() -> None:
+    state = st.session_state
+    state[KEY_SAVED] = {key: state[key] for key in list(state.keys()) if isinstance(key, str) and (
+        key in (KEY_DATASET, KEY_METHOD, KEY_SEED) or key.startswith(("d.", "p.")))}
+
+
 def sidebar_config(container: Any = None, lead: Sequence[str] = ()) -> Optional[Dict[str, Any]]:
     """Draw the set-up in the sidebar (or in ``container``, with the parameters named in ``lead`` up front and
     the rest folded away) and return the run config, or None (errors shown) when invalid."""
     state = st.session_state
     if not state.get(KEY_URL_DONE):
         load_from_url()
+    _restore_form("sidebar" if container is None else "page")
     errors: List[str] = []
     where = st.sidebar if container is None else container
     with where:
@@ -105,6 +129,7 @@ def sidebar_config(container: Any = None, lead: Sequence[str] = ()) -> Optional[
             params = _params(method, errors)
         for error in errors:
             st.error(error)
+    _save_form()
     if errors:
         return None
     if dataset == "file" and not options.get("path"):
