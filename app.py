@@ -3,7 +3,8 @@
     streamlit run app.py        # runs are stored under $DEEPCLUST_RUNS (default ./runs)
 
 The shared set-up lives in the sidebar (drawn here, so it is the same on every page and mirrored in
-the URL); each page in pages/ reads it from st.session_state["config"]. Training happens in separate
+the URL); each page in pages/ reads it from st.session_state["config"]. The Playground (the landing page)
+draws the same set-up itself, beside its views, with the paper's knobs up front. Training happens in separate
 worker processes (deepclust_core.jobs); the app only submits runs and reads the disk.
 The pages' shared code is in pages/ui/ (one job per module), their presets in assets/presets.json.
 """
@@ -15,8 +16,10 @@ from pages.ui.sidebar import sidebar_config
 
 st.set_page_config(page_title="deepclust", page_icon=":material/scatter_plot:", layout="wide")
 
+PLAYGROUND = st.Page("pages/playground.py", title="Playground", icon=":material/play_circle:", default=True)
 PAGES = [
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    PLAYGROUND,
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/traversals.py", title="Traversals", icon=":material/swap_horiz:"),
     st.Page("pages/samples.py", title="Generated samples", icon=":material/grid_view:"),
@@ -27,5 +30,8 @@ PAGES = [
 
 page = st.navigation(PAGES)
 ensure_started()
-st.session_state[KEY_CONFIG] = guard(sidebar_config)
+if page.title == PLAYGROUND.title:  # the Playground draws the set-up beside its views
+    st.session_state[KEY_CONFIG] = st.session_state.get(KEY_CONFIG)
+else:
+    st.session_state[KEY_CONFIG] = guard(sidebar_config)
 page.run()

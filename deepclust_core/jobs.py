@@ -90,7 +90,7 @@ def schedule(runs_dir: PathLike) -> List[str]:
     with _schedule_lock(runs_dir):
         store.reconcile(runs_dir)
         all_runs = [run for run in store.list_runs(runs_dir) if not is_remote(run)]
-        running = sum(run.state == "running" for run in all_runs)
+        running = sum(run.state in states.WORKER_STATES for run in all_runs)  # a paused run keeps its slot
         queued = sorted((run for run in all_runs if run.state == "queued"), key=lambda run: (run.created or 0, run.id))
         for run in queued[:max(0, limit - running)]:
             # Marked running before the worker exists, under the lock, so the next schedule() counts it;
@@ -156,7 +156,7 @@ def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = Fals
             store.request_stop(run.path)  # in case a worker was about to pick it up anyway
             states.mark_ended(run.path, "stopped", "stopped before it started")
             return "stopped"
-        if run.state != "running":
+        if run.state not in states.WORKER_STATES:
             return run.state
         store.request_stop(run.path)
     run_dir = run.path
@@ -172,13 +172,38 @@ def stop(run_dir: PathLike, grace: float = STOP_GRACE_SECONDS, wait: bool = Fals
     return "running"
 
 
+def pause(run_dir: PathLike) -> None:
+    """Ask a running run to pause after its current epoch (its worker keeps the model and waits)."""
+    run = store.load_run(run_dir)
+    if run.state in states.ACTIVE_STATES:
+        run.folder.pause_file.touch()
+
+
+def resume(run_dir: PathLike) -> None:
+    """Let a paused run go on where it stopped."""
+    folder = store.RunFolder(run_dir)
+    folder.step_file.unlink(missing_ok=True)
+    folder.pause_file.unlink(missing_ok=True)
+
+
+def step(run_dir: PathLike) -> None:
+    """Train exactly one more epoch of a paused run, then pause again (a running run just pauses)."""
+    run = store.load_run(run_dir)
+    if run.state not in states.ACTIVE_STATES:
+        return
+    if run.folder.pause_file.exists() and run.state == "paused":
+        run.folder.step_file.touch()
+    else:
+        run.folder.pause_file.touch()
+
+
 def _terminate_after(run_dir: Path, grace: float) -> str:
     """Wait up to ``grace`` seconds for the run to end, then SIGTERM (and later SIGKILL) its group."""
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap_children()
         run = store.load_run(run_dir)
-        if run.state != "running":
+        if run.state not in states.WORKER_STATES:
             return run.state
         time.sleep(0.2)
     status = store.load_run(run_dir).status
@@ -298,17 +323,18 @@ def _interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt, which execute_ru
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _limit_threads() -> None:
-    """Share the CPU between the runs allowed at once (torch would otherwise take every core each), and never
-    take more threads than ``$OMP_NUM_THREADS`` when it is set (on a shared machine, more threads than the cores
-    one has make every epoch many times slower)."""
-    import torch
+def _limit_threads(run_dir: Path) -> None:
+    """Threads of this worker from the size of its work and the number of runs training now
+    (:mod:`deepclust_core.threads`: one for tiny networks, else the cores shared between the running runs)."""
+    from . import fileio, threads
 
-    threads = max(1, (os.cpu_count() or 1) // max_jobs())
-    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if omp.isdigit() and int(omp) > 0:
-        threads = min(threads, int(omp))
-    torch.set_num_threads(threads)
+    try:
+        params = fileio.read_json(store.RunFolder(run_dir).config).get("params") or {}
+    except (OSError, ValueError, AttributeError):
+        params = {}
+    running = threads.count_running(run.state for run in store.list_runs(run_dir.parent))
+    chosen = threads.set_threads(threads.work_of_config(params), max(1, min(running, max_jobs())))
+    print(f"threads: {chosen} (runs training now: {running})", flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -326,7 +352,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _limit_threads()
+        _limit_threads(run_dir)
         result = store.execute_run(run_dir)
     except InputError as exc:
         with contextlib.suppress(OSError):

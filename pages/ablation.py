@@ -2,8 +2,9 @@
 Table 2 (mean ± std), with partial results while the sweep runs."""
 import streamlit as st
 
-from deepclust_core import InputError, jobs, list_methods, store, viz
+from deepclust_core import InputError, list_methods, store, viz
 from deepclust_core.config import method_specs
+from pages.ui.controls import run_controls
 from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group
@@ -100,11 +101,9 @@ def body() -> None:
         f"{g} · {len(members)} runs · {members[0].config.get('dataset', '?')}"))
     active = any(run.active for run in groups[group])
     fragment(summary_panel, run_every=REFRESH_SECONDS * 2 if active else None)(group, active)
-    if active and st.button("Stop the whole sweep", key="ablation.stop"):
-        for run in groups[group]:
-            if run.active:
-                jobs.stop(run.path)
-        st.rerun()
+    if active:
+        st.caption("For every active run of the sweep at once:")
+        run_controls(groups[group], key="ablation")
 
 
 page(body)

@@ -5,6 +5,7 @@ import streamlit as st
 from deepclust_core import config as dconfig
 from deepclust_core import list_methods, store, viz
 from pages.ui import readers
+from pages.ui.controls import run_controls
 from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import group_runs, pick_group, show_run_state
@@ -112,6 +113,7 @@ def body() -> None:
         f"{g} · {members[0].config.get('dataset', '?')} · {', '.join(sorted(r.state for r in members))}"))
     members = sorted(groups[group], key=lambda run: run.config.get("method", ""), reverse=True)
     active = any(run.active for run in members)
+    run_controls(members, key="compare")  # Pause, Resume, Step, Stop for both runs at once
     fragment(panels, run_every=REFRESH_SECONDS * 2 if active else None)(members, active)
     first = members[0].config
     st.caption(f"Data: {first.get('dataset')} {first.get('dataset_options')} · runs in {members[0].runs_dir}")

@@ -4,6 +4,7 @@ import time
 import streamlit as st
 
 from deepclust_core import DeepClustError, jobs, store, viz
+from pages.ui.controls import run_controls
 from pages.ui.guard import callback, fragment, page
 from pages.ui.pickers import all_runs, pick_run, show_run_state, show_scores
 from pages.ui.session import REFRESH_SECONDS, current_config, runs_dir, select_run
@@ -28,11 +29,6 @@ def start_run() -> None:
     st.session_state["train.error"] = None
     select_run(run_id)
     st.toast(f"Run {run_id} submitted.")
-
-
-def stop_run(run_path) -> None:
-    jobs.stop(run_path)
-    st.toast("Stop requested: the run ends after its current epoch.")
 
 
 def live_panel(run_path, was_active: bool) -> None:
@@ -93,8 +89,7 @@ def body() -> None:
     if run is None:
         return
     show_run_state(run)
-    if run.active:
-        st.button("Stop run", on_click=callback(stop_run), args=(run.path,), key="train.stop")
+    run_controls([run], key="train")  # Pause, Resume, Step, Stop while it is active
     if run.state != "broken":
         fragment(live_panel, run_every=REFRESH_SECONDS if run.active else None)(run.path, run.active)
     if run.state in ("finished", "stopped") and run.result:

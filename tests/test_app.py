@@ -96,7 +96,7 @@ def app(store, monkeypatch):
 def open_page(at, page, **query):
     at.query_params.update(query)
     at.run()
-    if page != "train":
+    if page != "playground":  # the landing page
         at.switch_page(f"pages/{page}.py").run()
     return at
 

@@ -90,7 +90,7 @@ def _wait_idle(page, timeout=60_000):
 def test_train_a_run_from_the_browser_and_look_at_its_latent_space(server, browser, tmp_path):
     url, runs_dir, _ = server
     page = browser.new_page(viewport={"width": 1500, "height": 1700})
-    page.goto(f"{url}/?{urlencode(SMALL_URL)}")
+    page.goto(f"{url}/train?{urlencode(SMALL_URL)}")  # the Playground is the landing page
     start_button = page.get_by_role("button", name="Start run")
     start_button.wait_for(timeout=120_000)
     _wait_idle(page)
@@ -109,7 +109,7 @@ def test_train_a_run_from_the_browser_and_look_at_its_latent_space(server, brows
     started = time.perf_counter()
     start_button.click()
     # the page reruns showing the new run: its Stop button (or its result, had it finished already)
-    page.get_by_role("button", name="Stop run").or_(page.get_by_role("heading", name="Result")).first.wait_for(
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).or_(page.get_by_role("heading", name="Result")).first.wait_for(
         timeout=30_000)
     submit_seconds = time.perf_counter() - started
     created = store.list_runs(runs_dir)

@@ -82,7 +82,7 @@ def execute_run(run_dir: PathLike) -> Dict[str, Any]:
         apply_file_clusters(config, data)  # the doors did it already; a run created through the API too
         fileio.write_json(folder.data, _data_record(data))
         estimator = create_method(config["method"], **config["params"])
-        recorder, final = RunRecorder(folder.path, len(data.x), data.y), _FinalScores()
+        recorder, final = RunRecorder(folder.path, len(data.x), data.y, inputs=data.x), _FinalScores()
         callbacks: List[Callback] = [recorder, final] + ([PrintProgress()] if config.get("verbose") else [])
         with warnings.catch_warnings(record=True) as caught:  # kept in log.txt (and result.json's warnings)
             warnings.simplefilter("always")

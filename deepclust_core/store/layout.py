@@ -19,6 +19,7 @@ file                                  what it holds
 ``samples.npz``                       generated samples per cluster (GANs) / per facet state (latent tree)
 ``log.txt``                           the worker's output and full tracebacks
 ``STOP``                              present when a stop was requested
+``PAUSE``, ``STEP``                   pause between epochs while PAUSE exists; STEP: train one more epoch
 ``cache/<method>_epoch_XXXX.npz``     derived views (t-SNE / UMAP embeddings) computed by the app
 ====================================  ====================================================================
 """
@@ -83,6 +84,14 @@ class RunFolder:
     @property
     def stop_file(self) -> Path:
         return self.path / "STOP"
+
+    @property
+    def pause_file(self) -> Path:
+        return self.path / "PAUSE"
+
+    @property
+    def step_file(self) -> Path:
+        return self.path / "STEP"
 
     @property
     def snapshots_dir(self) -> Path:

@@ -104,8 +104,8 @@ def delete_run(runs_dir: PathLike, run_id: str) -> None:
     if not run_dir.is_dir():
         raise InputError(f"No run {run_id!r} in {runs_dir}.")
     run = load_run(run_dir)
-    if run.state == "running":
-        raise InputError(f"Run {run_id} is running; stop it before deleting it.")
+    if run.state in states.WORKER_STATES:
+        raise InputError(f"Run {run_id} is {run.state}; stop it before deleting it.")
     try:
         shutil.rmtree(run_dir)
     except OSError as exc:

@@ -51,6 +51,7 @@ from ..callbacks import Callback, EpochInfo
 from ..metrics import MIXTURE_DIAGNOSTICS
 from . import states
 from .layout import RunFolder
+from .live import live_arrays
 
 MAX_SNAPSHOT_POINTS = 10_000
 MAX_SNAPSHOTS = 50
@@ -59,6 +60,7 @@ TRAVERSAL_SCALE = 4.0
 MAX_TRAVERSAL_VALUES = 20_000_000  # floats kept in traversals.npz (80 MB uncompressed at most)
 SUBSAMPLE_SEED = 0
 SAMPLES_PER_CLUSTER = 10  # generated samples per cluster in samples.npz
+PAUSE_POLL_SECONDS = 0.1  # how often a paused worker looks at its control files
 # (fitted attribute, result.json key) copied when the estimator has it and it is truthy / present.
 _SCORE_ATTRIBUTES = (("init_scores_", "init_scores"), ("model_start_scores_", "model_start_scores"))
 _PLAIN_ATTRIBUTES = (("graph_cross_fraction_", "graph_cross_fraction"), ("graph_seconds_", "graph_seconds"),
@@ -77,8 +79,10 @@ def snapshot_index(n_samples: int, max_points: int = MAX_SNAPSHOT_POINTS) -> np.
 class RunRecorder(Callback):
     """Writes a run's metrics, progress and snapshots while it trains, and honours its STOP file."""
 
-    def __init__(self, run_dir, n_samples: int, true_labels: Optional[np.ndarray]):
+    def __init__(self, run_dir, n_samples: int, true_labels: Optional[np.ndarray],
+                 inputs: Optional[np.ndarray] = None):
         self.folder = RunFolder(run_dir)
+        self.inputs = inputs  # the data, for the live views' extras (store.live)
         self.snapshot_index = snapshot_index(n_samples)
         self.true_labels = None if true_labels is None else true_labels[self.snapshot_index]
         self.started = time.perf_counter()
@@ -96,13 +100,35 @@ class RunRecorder(Callback):
         if info.phase == "train" and self._wants_snapshot(info):
             latent = info.latent()
             if latent is not None:
-                self.write_snapshot(estimator, info.epoch, latent[0], latent[1])
+                self.write_snapshot(estimator, info.epoch, latent[0], latent[1],
+                                    final=info.epoch == info.n_epochs or self.stop_requested)
+        self.hold_while_paused()
+
+    def hold_while_paused(self) -> None:
+        """Between two epochs: while the PAUSE file exists the worker waits here (state "paused", model and
+        optimiser kept in memory); a STEP file lets exactly one more epoch run (it is consumed here, and the
+        next epoch's end pauses again); removing PAUSE resumes; STOP ends the wait and the run."""
+        folder = self.folder
+        if not folder.pause_file.exists() or self.stop_requested:
+            return
+        states.set_paused(folder.path, True)
+        while folder.pause_file.exists():
+            if folder.stop_file.exists():
+                self.stop_requested = True
+                break
+            if folder.step_file.exists():
+                folder.step_file.unlink(missing_ok=True)
+                break
+            time.sleep(PAUSE_POLL_SECONDS)
+        states.set_paused(folder.path, False)
 
     def _wants_snapshot(self, info: EpochInfo) -> bool:
         every = max(1, math.ceil(info.n_epochs / MAX_SNAPSHOTS))
-        return info.epoch in (1, info.n_epochs) or info.epoch % every == 0 or self.stop_requested
+        return (info.epoch in (1, info.n_epochs) or info.epoch % every == 0 or self.stop_requested
+                or self.folder.pause_file.exists())  # a paused run shows the epoch it stopped at
 
-    def write_snapshot(self, estimator, epoch: int, latent: np.ndarray, predicted: Optional[np.ndarray]) -> None:
+    def write_snapshot(self, estimator, epoch: int, latent: np.ndarray, predicted: Optional[np.ndarray],
+                       final: bool = False) -> None:
         arrays = {"epoch": np.int64(epoch), "index": self.snapshot_index.astype(np.int64),
                   "latent": np.asarray(latent, dtype=np.float32)[self.snapshot_index]}
         if predicted is not None:
@@ -112,6 +138,7 @@ class RunRecorder(Callback):
         gmm = gmm_parameters(estimator)
         if gmm is not None:
             arrays.update({f"gmm_{key}": value for key, value in gmm.items()})
+        arrays.update(live_arrays(self.folder, estimator, self.inputs, self.snapshot_index, arrays["latent"], final))
         fileio.save_npz(self.folder.snapshot(epoch), **arrays)
 
     def should_stop(self, estimator) -> bool:
@@ -160,7 +187,7 @@ def write_final_artifacts(recorder: RunRecorder, estimator, data) -> None:
     if getattr(estimator, "has_latent", False) and hasattr(estimator, "transform"):
         final_epoch = int(getattr(estimator, "n_iter_", 0) or 0)
         if not folder.snapshot(final_epoch).exists():
-            recorder.write_snapshot(estimator, final_epoch, estimator.transform(data.x), estimator.labels_)
+            recorder.write_snapshot(estimator, final_epoch, estimator.transform(data.x), estimator.labels_, final=True)
     paths = traversals(estimator)
     if paths is not None:
         fileio.save_npz(folder.artifact("traversals"), **paths)

@@ -3,7 +3,9 @@
 ::
 
     queued ──schedule──▶ running ──▶ finished
-       │                    ├──────▶ failed    (an error, a divergence, a worker that died)
+       │                 ▲  │ ├──────▶ failed    (an error, a divergence, a worker that died)
+       │           resume│  │pause     (paused keeps its worker and model; it can also fail, stop or finish)
+       │                 └ paused
        └──────stop────────▶ stopped ◀── stop   (partial results are kept)
 
 ``broken`` is never written: a reader reports it for a folder whose config or status cannot be read. A state
@@ -24,10 +26,13 @@ from .. import fileio
 from ..errors import DeepClustError
 from .layout import PathLike, RunFolder
 
-STATES = ("queued", "running", "finished", "failed", "stopped", "broken")
-ACTIVE_STATES = ("queued", "running")
+STATES = ("queued", "running", "paused", "finished", "failed", "stopped", "broken")
+ACTIVE_STATES = ("queued", "running", "paused")
+WORKER_STATES = ("running", "paused")  # states whose worker process must be alive
 ENDED_STATES = ("finished", "failed", "stopped")
-TRANSITIONS = {"queued": ("running", "stopped", "failed"), "running": ("running", "finished", "failed", "stopped")}
+TRANSITIONS = {"queued": ("running", "stopped", "failed"),
+               "running": ("running", "paused", "finished", "failed", "stopped"),
+               "paused": ("running", "paused", "finished", "failed", "stopped")}
 STARTING_SECONDS = 30.0  # a run marked running whose worker pid is not recorded yet
 DIED = "worker process died"
 LOG_TAIL_CHARS = 300
@@ -144,6 +149,11 @@ def set_progress(run_dir: PathLike, phase: str, epoch: int, n_epochs: int) -> No
     update(run_dir, progress={"phase": phase, "epoch": epoch, "n_epochs": n_epochs})
 
 
+def set_paused(run_dir: PathLike, paused: bool) -> None:
+    """running <-> paused, written by the worker itself when it stops between epochs or goes on."""
+    transition(run_dir, "paused" if paused else "running")
+
+
 def mark_ended(run_dir: PathLike, state: str, reason: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """running/queued -> finished | failed | stopped, with its reason."""
     if state not in ENDED_STATES:
@@ -184,8 +194,8 @@ def pid_alive(pid: Optional[int], start_time: Optional[int] = None) -> bool:
 
 
 def worker_gone(status: Dict[str, Any]) -> bool:
-    """A "running" status whose worker no longer exists (and is not just starting)."""
-    if status.get("state") != "running":
+    """A "running" or "paused" status whose worker no longer exists (and is not just starting)."""
+    if status.get("state") not in WORKER_STATES:
         return False
     scheduled = status.get("scheduled") if isinstance(status.get("scheduled"), (int, float)) else 0
     if status.get("pid") is None and time.time() - scheduled < STARTING_SECONDS:

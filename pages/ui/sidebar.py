@@ -3,7 +3,7 @@ and its options (with the uploader for "file"), the method and its typed paramet
 validated run config (checked with the data where that is cheap) and mirrors it in the URL."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import streamlit as st
 
@@ -21,8 +21,18 @@ from .url import load_from_url, sync_to_url
 from .widgets import from_widget, render_widget
 
 
+# Parameters the papers name with a symbol: the form shows "symbol · code name" so both can be found.
+PAPER_NAMES = {"n_clusters": "K", "n_neighbors": "N_s", "lam": "λ", "latent_dim": "M", "neighbors_per_step": "m",
+               "neighbor_weight": "α"}
+
+
+def paper_label(name: str) -> str:
+    """``N_s · n_neighbors`` for a parameter the papers name, else the code name."""
+    return f"{PAPER_NAMES[name]} · {name}" if name in PAPER_NAMES else name
+
+
 def _read(spec: ParamSpec, key: str, errors: List[str], prefix: str = "") -> Any:
-    raw = render_widget(spec, key)
+    raw = render_widget(spec, key, label=paper_label(spec.name))
     try:
         return from_widget(spec, raw)
     except InputError as exc:
@@ -51,10 +61,13 @@ def _options(dataset: str, errors: List[str]) -> Dict[str, Any]:
     return options
 
 
-def _params(method: str, errors: List[str]) -> Dict[str, Any]:
+def _params(method: str, errors: List[str], lead: Sequence[str] = ()) -> Dict[str, Any]:
     params: Dict[str, Any] = {}
     specs = [s for s in dconfig.method_specs(method).values() if s.name != "random_state"]
-    with st.expander(f"{method} parameters", expanded=True):
+    for spec in sorted((s for s in specs if s.name in lead), key=lambda s: list(lead).index(s.name)):  # up front
+        params[spec.name] = _read(spec, param_key(method, spec.name), errors)
+    specs = [s for s in specs if s.name not in lead]
+    with st.expander(f"{method} parameters" if not lead else f"More {method} parameters", expanded=not lead):
         for spec in [s for s in specs if not s.advanced]:
             params[spec.name] = _read(spec, param_key(method, spec.name), errors)
     advanced = [s for s in specs if s.advanced]
@@ -65,13 +78,39 @@ def _params(method: str, errors: List[str]) -> Dict[str, Any]:
     return params
 
 
-def sidebar_config() -> Optional[Dict[str, Any]]:
-    """Draw the set-up in the sidebar and return the run config, or None (errors shown) when invalid."""
+KEY_SAVED = "cfg.saved"  # the form's values, kept outside the widgets
+
+
+KEY_DRAWN_IN = "cfg.drawn_in"  # "page" (the Playground) or "sidebar"
+
+
+def _restore_form(location: str) -> None:
+    """Put the form's values back into new widgets: the Playground draws the form on the page and the other pages
+    in the sidebar, so going from one to the other makes new widgets, which Streamlit starts empty."""
+    state = st.session_state
+    moved = state.get(KEY_DRAWN_IN) not in (None, location)
+    for key, value in (state.get(KEY_SAVED) or {}).items():
+        if moved or key not in state:
+            state[key] = value
+    state[KEY_DRAWN_IN] = location
+
+
+def _save_form() -> None:
+    state = st.session_state
+    state[KEY_SAVED] = {key: state[key] for key in list(state.keys()) if isinstance(key, str) and (
+        key in (KEY_DATASET, KEY_METHOD, KEY_SEED) or key.startswith(("d.", "p.")))}
+
+
+def sidebar_config(container: Any = None, lead: Sequence[str] = ()) -> Optional[Dict[str, Any]]:
+    """Draw the set-up in the sidebar (or in ``container``, with the parameters named in ``lead`` up front and
+    the rest folded away) and return the run config, or None (errors shown) when invalid."""
     state = st.session_state
     if not state.get(KEY_URL_DONE):
         load_from_url()
+    _restore_form("sidebar" if container is None else "page")
     errors: List[str] = []
-    with st.sidebar:
+    where = st.sidebar if container is None else container
+    with where:
         st.subheader("Set-up")
         for warning in state.get(KEY_URL_WARNINGS) or []:
             st.warning(f"Ignored from the link: {warning}")
@@ -82,16 +121,20 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
                               help="Every registered method; its form is built from its typed parameters.")
         # a new combination starts from its recipe; otherwise only widgets not drawn yet are filled
         fill_form(dataset, method, only_missing=state.get(KEY_DEFAULTS_FOR) == (dataset, method))
+        if lead:
+            params = _params(method, errors, lead)
         seed = st.number_input("Seed", min_value=0, step=1, key=KEY_SEED,
                                help="random_state of the method: weights, batches, neighbour sampling.")
         options = _options(dataset, errors)
-        params = _params(method, errors)
+        if not lead:
+            params = _params(method, errors)
         for error in errors:
             st.error(error)
+    _save_form()
     if errors:
         return None
     if dataset == "file" and not options.get("path"):
-        st.sidebar.info("Upload a data file, or type the path of one on the server, to use the 'file' dataset.")
+        where.info("Upload a data file, or type the path of one on the server, to use the 'file' dataset.")
         return None
     params["random_state"] = int(seed)
     config = {"dataset": dataset, "dataset_options": options, "method": method, "params": params}
@@ -99,7 +142,7 @@ def sidebar_config() -> Optional[Dict[str, Any]]:
         config = dconfig.validate_config(config)
         check_with_data(config)
     except DeepClustError as exc:
-        st.sidebar.error(str(exc))
+        where.error(str(exc))
         return None
     sync_to_url(config)
     return config

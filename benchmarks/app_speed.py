@@ -1,0 +1,147 @@
+"""The app's speed in a real browser (Debian's Chromium): the first Playground draw, the time a click takes to
+update the page while a run trains, and the default moons DGG run trained from the app against the same run
+from the CLI (one process, and with torch's threads set to 1 and to 2, the cause of the app's old slowdown).
+
+    python -m benchmarks.app_speed [--clicks 7] [--skip-cli]
+
+Starts `streamlit run app.py` on a free port with a temporary runs folder, drives it with Playwright, prints
+one JSON object and writes benchmarks/results/app_speed.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from deepclust_core import jobs, store
+
+from .common import record
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DATA_CHART = "() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p._fullLayout && p.data.length)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(runs_dir: Path, cache: Path, log_path: Path):
+    port = _free_port()
+    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(cache), "DEEPCLUST_MAX_JOBS": "1"}
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url, log
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+
+
+def _first_draw(browser, url: str) -> float:
+    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(DATA_CHART, timeout=120_000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def _app_run(browser, url: str, runs_dir: Path, clicks: int) -> dict:
+    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    page.goto(url)
+    page.wait_for_function(DATA_CHART, timeout=120_000)
+    main = page.get_by_test_id("stMainBlockContainer")
+    clicked = time.perf_counter()
+    main.get_by_role("button", name="Start", exact=True).click()
+    while not store.list_runs(runs_dir) or store.list_runs(runs_dir)[0].progress.get("phase") != "train":
+        time.sleep(0.2)
+    run_dir = store.list_runs(runs_dir)[0].path
+    # Clicks while it trains: a new seed reruns the page and puts the set-up in the URL.
+    seed = page.get_by_role("spinbutton", name="Seed")
+    timings = []
+    for value in range(1, clicks + 1):
+        seed.fill(str(value))
+        started = time.perf_counter()
+        seed.press("Enter")
+        page.wait_for_function(f"() => window.location.search.includes('seed={value}')", timeout=60_000)
+        timings.append(time.perf_counter() - started)
+    training_when_measured = store.load_run(run_dir).state == "running"
+    while store.load_run(run_dir).active:
+        time.sleep(0.2)
+    app_wall = time.perf_counter() - clicked
+    page.close()
+    run = store.load_run(run_dir)
+    log = run.folder.log.read_text()
+    return {"click_to_update_seconds": timings, "click_to_update_median": statistics.median(timings),
+            "clicks_while_training": training_when_measured, "app_run_state": run.state,
+            "app_run_seconds": run.result.get("seconds"), "app_run_acc": run.result.get("acc"),
+            "app_click_to_finished_seconds": app_wall,
+            "worker_threads_line": next((line for line in log.splitlines() if line.startswith("threads:")), None)}
+
+
+def _cli_run(threads: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "deepclust_core", "train", "--dataset", "moons", "--method", "dgg",
+                          "--json"], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    wall = time.perf_counter() - started
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"threads": threads, "seconds": result.get("seconds"), "wall_seconds": wall, "acc": result.get("acc")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=7)
+    parser.add_argument("--skip-cli", action="store_true")
+    args = parser.parse_args()
+    started = time.time()
+    from playwright.sync_api import sync_playwright
+
+    figures: dict = {"run": "moons, dgg, recipe defaults, seed 0 (the Playground's default set-up)"}
+    with tempfile.TemporaryDirectory(prefix="deepclust-appspeed-") as scratch:
+        base = Path(scratch)
+        runs_dir = base / "runs"
+        process, url, log = _start_server(runs_dir, base / "cache", base / "streamlit.log")
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                figures["first_draw_cold_seconds"] = _first_draw(browser, url)  # the server's first session
+                figures["first_draw_warm_seconds"] = [_first_draw(browser, url) for _ in range(3)]
+                figures.update(_app_run(browser, url, runs_dir, args.clicks))
+                browser.close()
+        finally:
+            for run in store.list_runs(runs_dir):
+                if run.active:
+                    jobs.stop(run.path, grace=0.0, wait=True)
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+    if not args.skip_cli:
+        figures["cli"] = [_cli_run(1), _cli_run(2)]
+    record("app_speed", figures, started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The Playground in a real browser (Debian's Chromium via Playwright, never a downloaded one), on a small
+moons set-up whose epochs are naturally short (600 points, 8-8 networks, N_s = 5): the data is drawn before
+any run; the live data view changes between two epochs; Pause holds (the epoch shown does not move for 5 s, the
+worker is alive); a click on a point shows its neighbours; Step trains exactly one epoch; Resume finishes the
+run with its result; Fig. 1 starts VaDE and DGG with one click and shows both panels."""
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pytest
+
+from deepclust_core import jobs, store
+from deepclust_core.store import states
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+APP = Path(__file__).resolve().parent.parent / "app.py"
+SMALL = {"dataset": "moons", "method": "dgg", "d.n_samples": "600", "p.hidden_dims": "8,8", "p.epochs": "150",
+         "p.pretrain_epochs": "2", "p.n_neighbors": "5", "p.gmm_restarts": "1", "p.classifier_pretrain_epochs": "5",
+         "p.classifier_hidden": "8"}
+EPOCH_TEXT = re.compile(r"(running|paused|finished|stopped) · (pretrain|train) epoch (\d+)/\d+(?: · view of epoch (\d+))?")
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); the browser test never downloads one",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+Image = pytest.importorskip("PIL.Image")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("playground")
+    runs_dir, port = base / "runs", _free_port()
+    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(base / "cache"),
+           "DEEPCLUST_MAX_JOBS": "2"}  # Fig. 1's two runs train at once
+    log = open(base / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=APP.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"streamlit did not start; log: {(base / 'streamlit.log').read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield url, runs_dir
+    for run in store.list_runs(runs_dir):
+        if run.active:
+            jobs.stop(run.path, grace=0.0, wait=True)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1600, "height": 1800})
+        browser.close()
+
+
+def button(page, name):
+    """A button of the page itself (Streamlit's own status widget has a "Stop" button too)."""
+    return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
+
+
+def status(page):
+    """(state, phase, epoch trained, training epoch shown or None) from the live panel's status line."""
+    text = page.get_by_text(EPOCH_TEXT).first.inner_text(timeout=30_000)
+    match = EPOCH_TEXT.search(text)
+    return match.group(1), match.group(2), int(match.group(3)), match.group(4) and int(match.group(4))
+
+
+def wait_status(page, predicate, timeout=60.0, what="status"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = status(page)
+            if predicate(*last):
+                return last
+        except (sync_api.TimeoutError, AttributeError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last status {last}")
+
+
+def data_chart(page):
+    return page.locator(".js-plotly-plot").filter(has_text="x1").first
+
+
+def latent_chart(page):
+    return page.locator(".js-plotly-plot").filter(has_text="z2").first
+
+
+def step_once(page, run_dir):
+    """Step: exactly one more epoch recorded, then paused again with that epoch shown."""
+    records = len(store.read_metrics(run_dir))
+    button(page, "Step").click()
+    end = time.monotonic() + 60
+    while len(store.read_metrics(run_dir)) < records + 1 and time.monotonic() < end:
+        time.sleep(0.05)
+    last = store.read_metrics(run_dir)[-1]
+    shown = wait_status(page, lambda state, phase, trained, seen: state == "paused" and phase == last["phase"]
+                        and trained == last["epoch"], what="the stepped epoch")
+    time.sleep(1.0)
+    assert len(store.read_metrics(run_dir)) == records + 1, "Step trained more or less than one epoch"
+    return shown
+
+
+def pixels(locator):
+    return np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"), dtype=np.int16)
+
+
+def click_a_point(page):
+    """Click the first point of the data view's first cluster trace (its pixel position from Plotly)."""
+    where = page.evaluate("""() => {
+        const plots = [...document.querySelectorAll('.js-plotly-plot')];
+        const gd = plots.find(p => p._fullData && p._fullData.some(t => (t.name || '').startsWith('cluster'))
+                                   && p._fullLayout.xaxis.title.text === 'x1');
+        const trace = gd._fullData.find(t => (t.name || '').startsWith('cluster'));
+        const L = gd._fullLayout, box = gd.getBoundingClientRect();
+        return {x: box.left + L._size.l + L.xaxis.l2p(trace.x[0]), y: box.top + L._size.t + L.yaxis.l2p(trace.y[0])};
+    }""")
+    page.mouse.click(where["x"], where["y"])
+
+
+def test_playground_draws_trains_live_pauses_steps_resumes_and_runs_fig1(server, page, tmp_path):
+    url, runs_dir = server
+    started = time.perf_counter()
+    page.goto(f"{url}/?{urlencode(SMALL)}")
+    page.get_by_role("heading", name="Playground").wait_for(timeout=60_000)
+    data_chart(page).wait_for(timeout=60_000)  # the data, before any run
+    first_draw = time.perf_counter() - started
+    assert not store.list_runs(runs_dir)
+    page.screenshot(path=str(tmp_path / "playground-data.png"))
+
+    button(page, "Start").click()
+    button(page, "Pause").click()  # at the end of the first epoch (pretraining): the worker waits
+    state, phase, epoch, _ = wait_status(page, lambda state, *_: state == "paused", what="the pause")
+    run = store.list_runs(runs_dir)[0]
+    records = len(store.read_metrics(run.path))
+    time.sleep(5.0)
+    assert status(page)[:3] == ("paused", phase, epoch), "the epoch moved while paused"
+    assert len(store.read_metrics(run.path)) == records
+    assert states.pid_alive(states.read_status(run.path)["pid"]), "the paused worker is gone"
+
+    while status(page)[1] != "train":  # Step, one epoch at a time, into training
+        step_once(page, run.path)
+    page.screenshot(path=str(tmp_path / "playground-paused.png"))
+    before, (_, _, _, shown) = pixels(latent_chart(page)), status(page)
+    step_once(page, run.path)
+    time.sleep(0.5)  # let Plotly finish drawing
+    after, (_, _, _, seen) = pixels(latent_chart(page)), status(page)
+    assert seen == shown + 1
+    changed = np.mean(np.abs(before - after).sum(axis=2) > 30) if before.shape == after.shape else 1.0
+    assert changed > 0.001, f"the live latent view did not change between epochs {shown} and {seen}"
+
+    click_a_point(page)
+    page.get_by_text(re.compile(r"Its 5 graph neighbours")).wait_for(timeout=30_000)
+    page.get_by_text("Cluster probabilities γ = q(c|x)").first.wait_for(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "playground-point.png"))
+
+    button(page, "Resume").click()  # and while it runs, the data view follows it
+    _, _, _, first = wait_status(page, lambda state, phase, trained, seen: state != "paused" and seen,
+                                 what="the resumed run")
+    running_before = pixels(data_chart(page))
+    _, _, _, later = wait_status(page, lambda state, phase, trained, seen: seen and seen > first,
+                                 what="a later epoch")
+    time.sleep(0.3)
+    running_after = pixels(data_chart(page))
+    moved = (np.mean(np.abs(running_before - running_after).sum(axis=2) > 30)
+             if running_before.shape == running_after.shape else 1.0)
+    assert moved > 0.001, f"the live data view did not change between epochs {first} and {later}"
+    page.get_by_text(re.compile(r"finished: ACC \d")).wait_for(timeout=120_000)
+    assert store.load_run(run.path).state == "finished"
+    page.get_by_text(re.compile(r"Replay")).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "playground-finished.png"))
+
+    page.get_by_role("button", name="Fig. 1: VaDE vs DGG").click()
+    page.get_by_text("Fig. 1: the same data").wait_for(timeout=30_000)
+    fig1 = [r for r in store.list_runs(runs_dir) if (r.config.get("group") or "").startswith("compare-fig1")]
+    assert sorted(r.config["method"] for r in fig1) == ["dgg", "vade"]
+    assert len({r.config["params"]["random_state"] for r in fig1}) == 1
+    for method in ("vade", "dgg"):
+        page.get_by_text(re.compile(rf"^{method} · (queued|running|paused|finished)")).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".filter(p => p._fullLayout && p._fullLayout.xaxis.title.text === 'x1').length >= 2",
+                           timeout=120_000)
+    page.screenshot(path=str(tmp_path / "playground-fig1.png"))
+    if any(store.load_run(r.path).active for r in fig1):
+        button(page, "Stop").click()
+    print(f"\nlive latent view: {changed:.1%} of its pixels changed between epochs {shown} and {seen} (stepped); "
+          f"data view: {moved:.1%} between epochs {first} and {later} (running)")
+    print(f"first Playground draw (goto until the data chart): {first_draw:.2f}s; screenshots in {tmp_path}")
