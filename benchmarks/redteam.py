@@ -96,11 +96,9 @@ def full_tmpfs(size_kb: int = 1024):
 
 
 def fill(folder: Path) -> None:
-    with open(folder / ".filler", "wb") as stream:
-        with contextlib.suppress(OSError):
-            while True:
-                stream.write(b"\0" * 4096)
-                stream.flush()
+    with contextlib.suppress(OSError), open(folder / ".filler", "wb", buffering=0) as stream:
+        while True:
+            stream.write(b"\0" * 4096)
 
 
 def fingerprint(run_dir: Path) -> str:
