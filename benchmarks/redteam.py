@@ -205,8 +205,8 @@ def api_cases(tally: Tally) -> None:
            {"n_clusters": 1000}, {"epochs": 0}, {"lr": float("nan")}, {"n_neighbors": 60}, {"latent_dim": 0},
            {"batch_size": "big"}, {"lam": -1.0}]
     for params in bad:
-        tally.check("api", f"dgg {params}", lambda: create_method("dgg", **params, epochs=params.get("epochs", 1),
-                                                                 pretrain_epochs=1).fit(x))
+        tally.check("api", f"dgg {params}", lambda: create_method("dgg", **{"epochs": 1, "pretrain_epochs": 1,
+                                                                              **params}).fit(x))
     for call, name in ((lambda: load_dataset("file", path=5), "file path=5"),
                        (lambda: load_dataset("file", path=None), "file path=None"),
                        (lambda: load_dataset("moons", n_samples=-5), "moons n=-5"),
