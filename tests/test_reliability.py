@@ -516,14 +516,14 @@ def test_disk_full_while_writing_a_snapshot(tmp_path, monkeypatch):
 
 
 def test_disk_full_when_a_run_is_created_leaves_no_half_run(tmp_path, monkeypatch):
-    real = fileio.write_atomically
+    real = fileio.write_json
 
-    def full_at_status(path, write):
+    def full_at_status(path, payload, **options):
         if Path(path).name == "status.json":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, write)
+        return real(path, payload, **options)
 
-    monkeypatch.setattr(fileio, "write_atomically", full_at_status)
+    monkeypatch.setattr(fileio, "write_json", full_at_status)
     with pytest.raises(DeepClustError, match="disk full"):
         jobs.submit(tmp_path, vade_config())
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
@@ -533,10 +533,10 @@ def test_disk_full_while_recording_the_end_still_records_the_state(tmp_path, mon
     run_dir = store.create_run(tmp_path, vade_config(lr=1e30)).path
     real = fileio.write_json
 
-    def result_does_not_fit(path, payload):
+    def result_does_not_fit(path, payload, **options):
         if Path(path).name == "result.json":
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, payload)
+        return real(path, payload, **options)
 
     monkeypatch.setattr(fileio, "write_json", result_does_not_fit)
     assert store.execute_run(run_dir)["state"] == "failed"
