@@ -55,9 +55,11 @@ def write_atomically(path: PathLike, write: Callable[[Any], None]) -> None:
         raise
 
 
-def write_json(path: PathLike, payload: Any) -> None:
-    """Write JSON atomically (indented, sorted keys, strict: NaN becomes null)."""
+def write_json(path: PathLike, payload: Any, reserve: int = 0) -> None:
+    """Write JSON atomically (indented, sorted keys, strict: NaN becomes null), padded with spaces (valid
+    JSON) to at least ``reserve`` bytes, so that it can later be rewritten in place on a full disk."""
     text = json.dumps(jsonable(payload), indent=1, sort_keys=True).encode()
+    text += b" " * max(0, reserve - len(text))
     write_atomically(path, lambda stream: stream.write(text))
 
 

@@ -286,7 +286,8 @@ def test_runs_page_deletes_a_run(store, monkeypatch):
     assert any("Deleted" in message.value for message in at.info)
 
 
-def test_runs_page_loads_a_runs_set_up_into_the_sidebar(app, store):
+def test_runs_page_loads_a_runs_set_up_into_the_sidebar(app, store, monkeypatch):
+    monkeypatch.setenv("DEEPCLUST_SERVER_PATHS", "1")  # the run read a server path, which the operator allows
     _, ids = store
     at = open_page(app, "runs", run=ids["image"])
     at.button(key="runs.use").click().run()

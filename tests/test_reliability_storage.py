@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepclust_core import fileio, jobs, store
+from deepclust_core import DeepClustError, fileio, jobs, store
 from deepclust_core.cli import main as cli_main
 from deepclust_core.store import states
 
@@ -118,11 +118,12 @@ def test_read_only_runs_folder_is_a_clear_error_everywhere(tmp_path):
         assert "cannot be written" in store.storage_problem(runs)
         jobs.startup(runs, supervise=False)  # no exception
         assert jobs.startup_error and "cannot be written" in jobs.startup_error
-        with pytest.raises(store.DeepClustError if hasattr(store, "DeepClustError") else Exception,
-                           match="Cannot create a run"):
+        with pytest.raises(DeepClustError, match="Cannot create a run"):
             jobs.submit(runs, {**MOONS, "method": "kmeans", "params": {}})
+        files = sorted(p.name for p in old.path.rglob("*"))
         with pytest.raises(Exception, match="Cannot delete run"):
             store.delete_run(runs, old.id)
+        assert sorted(p.name for p in old.path.rglob("*")) == files  # a refused delete removes nothing
         assert [run.id for run in store.list_runs(runs)] == [old.id]  # viewing still works
     assert store.storage_problem(runs) is None
 

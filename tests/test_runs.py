@@ -126,10 +126,10 @@ def test_status_goes_queued_running_finished(tmp_path, monkeypatch):
     written = []
     real = fileio.write_json
 
-    def spy(path, payload):
+    def spy(path, payload, **options):
         if os.path.basename(path) == "status.json" and (not written or written[-1] != payload["state"]):
             written.append(payload["state"])
-        return real(path, payload)
+        return real(path, payload, **options)
 
     monkeypatch.setattr(fileio, "write_json", spy)
     run = store.create_run(tmp_path, small_config("vade"))

@@ -45,12 +45,13 @@ def _data_record(data) -> Dict[str, Any]:
 
 
 def apply_file_clusters(config: Dict[str, Any], data) -> Dict[str, Any]:
-    """The rule for a user's file: its number of clusters (the "file" dataset's ``n_clusters`` option, else its
-    number of label classes, else 2) is the method's ``n_clusters``. Every door applies it once the data is
-    loaded (``train``, the app, ``compare``, the worker), so a 3-class file never trains with a method's
-    default K = 2. ``config`` is changed in place and returned."""
+    """The rule for a user's file: when the file sets a number of clusters (the "file" dataset's ``n_clusters``
+    option, else its number of label classes) it is the method's ``n_clusters``; a file without either keeps
+    the method's. Every door applies it once the data is loaded (``train``, the app, ``compare``, the worker),
+    so a 3-class file never trains with a method's default K = 2. ``config`` is changed in place and returned."""
     params = config.get("params")
-    if config.get("dataset") == "file" and isinstance(params, dict) and \
+    sets_k = (config.get("dataset_options") or {}).get("n_clusters") is not None or data.y is not None
+    if config.get("dataset") == "file" and sets_k and isinstance(params, dict) and \
             any(spec.name == "n_clusters" for spec in get_method_class(config["method"]).param_specs()):
         params["n_clusters"] = int(data.n_clusters)
     return config

@@ -106,11 +106,15 @@ def delete_run(runs_dir: PathLike, run_id: str) -> None:
     run = load_run(run_dir)
     if run.state in states.WORKER_STATES:
         raise InputError(f"Run {run_id} is {run.state}; stop it before deleting it.")
+    # Renamed out of the list first: when the runs folder cannot be written that fails and nothing is lost
+    # (removing file by file would empty the run and then fail on the folder itself).
+    doomed = run_dir.with_name(f".deleting-{run_dir.name}-{secrets.token_hex(3)}")
     try:
-        shutil.rmtree(run_dir)
+        os.rename(run_dir, doomed)
     except OSError as exc:
         raise DeepClustError(f"Cannot delete run {run_id}: {states.one_line(exc)} (is the runs folder "
                              "read-only?)") from None
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def prune_uploads(runs_dir: PathLike, keep_seconds: float = UPLOAD_KEEP_SECONDS) -> List[str]:

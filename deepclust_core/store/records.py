@@ -133,8 +133,9 @@ def list_runs(runs_dir: PathLike) -> List[Run]:
 
 
 def _is_epoch_record(record: Any) -> bool:
-    """A phase name and numbers (or null): what the recorder writes; anything else is a damaged line."""
-    return (isinstance(record, dict) and isinstance(record.get("phase"), str)
+    """An object of numbers (or null) and a phase name: what the recorder writes; text where a number belongs
+    is a damaged line."""
+    return (isinstance(record, dict) and isinstance(record.get("phase", ""), str)
             and all(value is None or _is_number(value) or isinstance(value, bool)
                     for key, value in record.items() if key != "phase"))
 

@@ -66,11 +66,9 @@ def _write(run_dir: PathLike, status: Dict[str, Any], changes: Dict[str, Any]) -
 
 
 def _write_status(run_dir: PathLike, status: Dict[str, Any]) -> None:
-    """status.json, atomically, padded with spaces to :data:`STATUS_RESERVE` bytes: the room an end state and
-    its reason need to be written in place on a full disk (trailing spaces are valid JSON)."""
-    text = json.dumps(fileio.jsonable(status), indent=1, sort_keys=True).encode()
-    text += b" " * max(0, STATUS_RESERVE - len(text)) + b"\n"
-    fileio.write_atomically(RunFolder(run_dir).status, lambda stream: stream.write(text))
+    """status.json, atomically, padded to :data:`STATUS_RESERVE` bytes: the room an end state and its reason
+    need to be written in place on a full disk."""
+    fileio.write_json(RunFolder(run_dir).status, status, reserve=STATUS_RESERVE)
 
 
 def _write_in_place(run_dir: PathLike, status: Dict[str, Any]) -> bool:
