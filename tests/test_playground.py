@@ -53,13 +53,23 @@ def app(runs, monkeypatch):
     return AppTest.from_file(str(APP), default_timeout=120)
 
 
+def _field_labels(node):
+    """Labels of the number and text fields under ``node``, in page order."""
+    labels = []
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) in ("number_input", "text_input"):
+            labels.append(child.label)
+        labels.extend(_field_labels(child))
+    return labels
+
+
 def test_the_landing_page_draws_the_data_and_the_papers_knobs_before_any_run(app):
     at = open_page(app, "playground", **SMALL_URL)
     assert_clean(at)
     assert at.title[0].value == "Playground"
     (preview,) = charts(at)
     assert '"class 0"' in preview and '"class 1"' in preview  # the data, coloured by class, before any run
-    labels = [widget.label for widget in at.number_input]
+    labels = _field_labels(at.main)  # number fields, and text fields for the knobs that accept "auto"
     assert labels[:4] == ["K · n_clusters", "N_s · n_neighbors", "λ · lam", "epochs"]  # up front, in this order
     assert "Seed" in labels
     assert [b.label for b in at.button][:3] == ["Start", "Fig. 1: VaDE vs DGG", "Table 2: N_s sweep"]
