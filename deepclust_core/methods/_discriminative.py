@@ -28,7 +28,7 @@ from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
-from ..validation import check_features, check_labels
+from ..validation import check_labels
 from .base import BaseClusterer, _CallbackList, resolve_device, seed_everything
 
 EPS = 1e-8
@@ -179,10 +179,6 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
         self._check_collapse(self.labels_)
         return self._finish_fit(labels, callbacks, started)
 
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "labels_")
-        return self._predict_tensor(self._to_device(X))
-
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")
         return self._chunked(lambda rows: torch.softmax(self._logits(rows), 1), self._to_device(X)).cpu().numpy()
@@ -197,13 +193,6 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
         return evaluate(check_labels(y, len(self.labels_)), self.labels_)
 
     # machinery ---------------------------------------------------------------------------------
-    def _to_device(self, X) -> torch.Tensor:
-        x_np = check_features(X, min_samples=1)
-        if x_np.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {x_np.shape[1]} features, but this model was fitted with "
-                             f"{self.n_features_in_}.")
-        return torch.as_tensor(x_np, device=self.device_)
-
     def _set_train_mode(self, training: bool) -> None:
         for module in self._modules():
             module.train(training)

@@ -23,7 +23,6 @@ from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
-from ..validation import check_features
 from .base import BaseClusterer, _CallbackList, resolve_device, seed_everything
 
 # A generator loss this many nats above its start, for the last epochs, means the discriminator has won.
@@ -270,13 +269,6 @@ class GANClusterer(BaseClusterer):
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     # -- prediction ----------------------------------------------------------------------------------
-    def _to_device(self, X) -> torch.Tensor:
-        x_np = check_features(X, min_samples=1)
-        if x_np.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {x_np.shape[1]} features, but this model was fitted with "
-                             f"{self.n_features_in_}.")
-        return torch.as_tensor(x_np, device=self.device_)
-
     @torch.no_grad()
     def _logits(self, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
         for module in self._modules():
@@ -285,10 +277,6 @@ class GANClusterer(BaseClusterer):
 
     def _predict_tensor(self, x: torch.Tensor) -> np.ndarray:
         return self._logits(x).argmax(1).cpu().numpy()
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "labels_")
-        return self._predict_tensor(self._to_device(X))
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")

@@ -12,7 +12,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,82 +23,9 @@ from ..callbacks import Callback, EpochInfo
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import AUTO, SEED_MAX, is_auto, param, param_specs, validate_params
-from ..registry import Registry
 from ..validation import check_features, check_labels, check_n_clusters
-
-METHODS: Registry = Registry("method")
-
-
-def register_method(name: str):
-    """Class decorator: make an estimator available as ``create_method(name)``."""
-
-    def decorator(cls):
-        cls.method_name = name
-        return METHODS.register(name)(cls)
-
-    return decorator
-
-
-def list_methods() -> List[str]:
-    return METHODS.names()
-
-
-def get_method_class(name: str):
-    return METHODS.get(name)
-
-
-def create_method(name: str, **params):
-    """Instantiate a registered method; unknown names or parameters raise InputError."""
-    cls = METHODS.get(name)
-    known = {spec.name for spec in param_specs(cls)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise InputError(f"Unknown parameter(s) for method {name!r}: {', '.join(unknown)}. "
-                         f"Known: {', '.join(sorted(known))}.")
-    return cls(**params)
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" picks cuda, then mps, then cpu."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"Unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'.") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for but no CUDA GPU is available.")
-    return resolved
-
-
-def seed_everything(seed: int) -> None:
-    np.random.seed(seed % (2 ** 32))
-    torch.manual_seed(seed)
-
-
-class _CallbackList:
-    def __init__(self, callbacks: Optional[Iterable[Callback]]):
-        self.callbacks = list(callbacks or [])
-
-    def fit_start(self, est, info):
-        for cb in self.callbacks:
-            cb.on_fit_start(est, info)
-
-    def epoch_end(self, est, info):
-        for cb in self.callbacks:
-            cb.on_epoch_end(est, info)
-
-    def fit_end(self, est, info):
-        for cb in self.callbacks:
-            cb.on_fit_end(est, info)
-
-    def should_stop(self, est) -> bool:
-        return any(cb.should_stop(est) for cb in self.callbacks)
+from ._common import (METHODS, _CallbackList, create_method, get_method_class, list_methods,  # noqa: F401
+                      register_method, resolve_device, seed_everything)
 
 
 @dataclass(eq=False, repr=False)
@@ -113,6 +40,18 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     has_latent = False
 
     # -- sklearn plumbing ------------------------------------------------------------------
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "labels_")
+        return self._predict_tensor(self._to_device(X))
+
+    def _to_device(self, X) -> torch.Tensor:
+        """``X`` checked against the fitted width, as a tensor on the fitted device (torch-based methods)."""
+        x_np = check_features(X, min_samples=1)
+        if x_np.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {x_np.shape[1]} features, but this model was fitted with "
+                             f"{self.n_features_in_}.")
+        return torch.as_tensor(x_np, device=self.device_)
+
     @classmethod
     def param_specs(cls):
         return param_specs(cls)
@@ -258,10 +197,6 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         self._check_collapse(self.labels_)
         return self._finish_fit(labels, callbacks, started)
 
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "labels_")
-        return self._predict_tensor(self._to_device(X))
-
     def transform(self, X) -> np.ndarray:
         """Latent means mu(x)."""
         check_is_fitted(self, "labels_")
@@ -289,13 +224,6 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         pass
 
     # -- shared machinery --------------------------------------------------------------------
-    def _to_device(self, X) -> torch.Tensor:
-        x_np = check_features(X, min_samples=1)
-        if x_np.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {x_np.shape[1]} features, but this model was fitted with "
-                             f"{self.n_features_in_}.")
-        return torch.as_tensor(x_np, device=self.device_)
-
     def _resolve_likelihood(self, x: np.ndarray) -> str:
         in_unit = bool(x.min() >= 0.0 and x.max() <= 1.0)
         if self.likelihood == "auto":
