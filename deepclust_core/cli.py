@@ -91,8 +91,12 @@ def build_parser(method: Optional[str] = None) -> argparse.ArgumentParser:
     compare.add_argument("--n-samples", type=int, default=None)
     compare.add_argument("--csv", default=None, help="Also write the rows as CSV here.")
     compare.add_argument("--json", action="store_true")
-    from .cli_sweep import add_sweep_parser
+    compare.add_argument("--runs-dir", default=None, help="Keep the run folders here (the app lists them); "
+                         "default: a temporary folder, removed.")
+    from .cli_sweep import add_executor_flags, add_sweep_parser
 
+    add_executor_flags(compare, "Train on this machine's queue, N runs at once in their own processes "
+                       "(default: one after another in this process).", "this machine")
     add_sweep_parser(sub, method, _add_method_flags)
     bench = sub.add_parser("bench", help="Throughput of VaDE/DGG against a bare PyTorch loop; kNN time.")
     bench.add_argument("--json", action="store_true")
@@ -245,8 +249,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.csv:
         _check_csv_path(args.csv)  # before any training, so a bad path costs nothing
-    rows = compare.compare(args.dataset, methods, seeds, n_samples=args.n_samples,
-                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    _check_runs_dir(args.runs_dir)
+    executor = compare.compare_executor(args.address, args.workers, args.cpus_per_run, args.gpus_per_run)
+    print(f"compare: {len(methods) * len(seeds)} runs on {executor.describe()}", file=sys.stderr, flush=True)
+    rows = compare.compare(args.dataset, methods, seeds, n_samples=args.n_samples, runs_dir=args.runs_dir,
+                           executor=executor, progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(rows, default=str) if args.json else compare.format_markdown(rows), flush=True)
     code = 0
     if args.csv:  # after the table: a problem here loses nothing that was printed

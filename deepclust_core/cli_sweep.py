@@ -20,18 +20,24 @@ _DATASET_FLAGS = (("n_samples", "n_samples", int), ("gap", "gap", float), ("nois
                   ("data_path", "path", str), ("data_seed", "random_state", int))
 
 
+def add_executor_flags(parser: argparse.ArgumentParser, workers_help: str, local: str) -> None:
+    """Where a batch of runs trains (``sweep``, ``compare``): ``--address`` (Ray), ``--cpus-per-run``,
+    ``--gpus-per-run`` and ``--workers`` (this machine's queue); ``local`` says what no address means."""
+    parser.add_argument("--address", default=None, help="Ray cluster address (default $DEEPCLUST_RAY_ADDRESS or "
+                        f"$RAY_ADDRESS; empty or 'local': {local}).")
+    parser.add_argument("--cpus-per-run", type=float, default=None, help="Ray: CPUs per run (default 1).")
+    parser.add_argument("--gpus-per-run", type=float, default=None, help="Ray: GPUs per run, a fraction shares one.")
+    parser.add_argument("--workers", type=int, default=None, help=workers_help)
+
+
 def add_sweep_parser(sub, method, add_method_flags: Callable) -> None:
     parser = sub.add_parser("sweep", help="Sweep hyperparameter values × seeds (local queue or Ray); Table 2.",
                             description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--method", required=True)
     parser.add_argument("--seeds", default="0", help="Comma-separated seeds (default 0).")
-    parser.add_argument("--address", default=None, help="Ray cluster address (default $DEEPCLUST_RAY_ADDRESS or "
-                        "$RAY_ADDRESS; empty or 'local': this machine's queue).")
-    parser.add_argument("--cpus-per-run", type=float, default=None, help="Ray: CPUs per run (default 1).")
-    parser.add_argument("--gpus-per-run", type=float, default=None, help="Ray: GPUs per run, a fraction shares one.")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="Local queue: runs at once (default $DEEPCLUST_MAX_JOBS, else 1).")
+    add_executor_flags(parser, "Local queue: runs at once (default $DEEPCLUST_MAX_JOBS, else 1).",
+                       "this machine's queue")
     parser.add_argument("--runs-dir", default=None, help="Runs folder (default $DEEPCLUST_RUNS, else ./runs).")
     parser.add_argument("--csv", default=None, help="Write one line per run here.")
     parser.add_argument("--json-out", default=None, help="Write the table and the runs as JSON here.")

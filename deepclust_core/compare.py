@@ -6,25 +6,36 @@
 
 Each method gets its parameters from :func:`deepclust_core.config.resolve_params`: the dataset's recipe, then
 the caller's overrides (``params["*"]`` for every method that has the parameter, then ``params[method]``),
-then ``random_state = seed``. Every run goes through the run store like a ``train`` (a temporary run folder,
-or ``runs_dir``), on the same data; only the methods' seeds vary. Scores are never used to pick a seed: the
-table reports mean ± sample standard deviation over all seeds. A run that fails (divergence, bad parameter)
-is kept as a row with its reason and left out of the means.
+then ``random_state = seed``. Every run is a run folder (under ``runs_dir``, else a temporary folder that is
+removed), on the same data; only the methods' seeds vary. The runs go through the executor seam the sweep uses
+(:func:`deepclust_core.sweep.run_configs`): by default they train in this process one after another, as a
+``train`` does; ``workers=N`` trains them on this machine's queue, N processes at once; ``address=`` (else
+``$DEEPCLUST_RAY_ADDRESS`` / ``$RAY_ADDRESS``) on a Ray cluster, each run streamed back into its folder here.
+The same seeds give the same labels whichever trains them. Scores are never used to pick a seed: the table
+reports mean ± sample standard deviation over all seeds. A run that fails (divergence, bad parameter, a lost
+worker) is kept as a row with its reason and left out of the means.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
-import warnings
+import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from . import store
 from .config import resolve_params, validate_config
 from .datasets import load_dataset
 from .errors import InputError
+from .executors.base import Executor, ray_address
+from .jobs import get_executor
 from .methods import get_method_class
 from .metrics import mean_std
-from .store import run_in_process
+from .store import states
+from .sweep import InProcess, run_configs
 
 COLUMNS = ("dataset", "n_samples", "method", "seed", "acc", "nmi", "ari", "seconds", "clusters_used",
            "pretrain_cached", "error")
@@ -39,10 +50,25 @@ def method_params(dataset: str, method: str, params: Optional[Mapping[str, Mappi
     return resolve_params(dataset, method, {**shared, **params.get(method, {})})
 
 
+def compare_executor(address: Optional[str] = None, workers: Optional[int] = None,
+                     cpus_per_run: Optional[float] = None, gpus_per_run: Optional[float] = None) -> Executor:
+    """Where ``compare``'s runs train: the Ray cluster at ``address`` (else ``$DEEPCLUST_RAY_ADDRESS`` /
+    ``$RAY_ADDRESS``; empty or "local": this machine), ``cpus_per_run`` / ``gpus_per_run`` each; else this
+    machine's queue, ``workers`` processes at once, when ``workers`` is given; else this process, one run after
+    another (:class:`deepclust_core.sweep.InProcess`)."""
+    if ray_address(address) is None and workers is None:
+        return InProcess()
+    return get_executor(address, max_jobs=workers, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+
+
 def compare(dataset: str, methods: Sequence[str], seeds: Iterable[int], n_samples: Optional[int] = None,
             dataset_options: Optional[Mapping] = None, params: Optional[Mapping[str, Mapping]] = None,
-            progress: Optional[Callable[[str], None]] = None, runs_dir=None) -> List[Dict]:
-    """Fit every method with every seed on ``dataset``; one row (a dict, see COLUMNS) per run."""
+            progress: Optional[Callable[[str], None]] = None, runs_dir=None, address: Optional[str] = None,
+            workers: Optional[int] = None, cpus_per_run: Optional[float] = None,
+            gpus_per_run: Optional[float] = None, executor: Optional[Executor] = None) -> List[Dict]:
+    """Fit every method with every seed on ``dataset``; one row (a dict, see COLUMNS) per run, in (method,
+    seed) order; ``progress(line)`` as each run ends. Where they train: ``executor``, else
+    :func:`compare_executor` (``address``, ``workers``, ``cpus_per_run``, ``gpus_per_run``)."""
     seeds = [int(seed) for seed in seeds]
     methods = list(methods)
     if not methods or not seeds:
@@ -55,39 +81,55 @@ def compare(dataset: str, methods: Sequence[str], seeds: Iterable[int], n_sample
     data = load_dataset(dataset, **options)
     if data.y is None:
         raise InputError(f"Dataset {dataset!r} has no labels: ACC/NMI/ARI cannot be computed.")
-    configs = {}
+    configs = []
     for method in methods:
-        configs[method] = method_params(dataset, method, params)
-        configs[method].setdefault("n_clusters", data.n_clusters)
+        params_of = method_params(dataset, method, params)
+        params_of.setdefault("n_clusters", data.n_clusters)
         validate_config({"dataset": dataset, "dataset_options": options, "method": method,
-                         "params": configs[method]})  # a bad parameter fails before any training
-    rows = []
-    for method, config in configs.items():
-        for seed in seeds:
-            run_config = {"dataset": dataset, "dataset_options": options, "method": method,
-                          "params": {**config, "random_state": seed}}
-            row = _run(data, run_config, runs_dir)
-            rows.append(row)
-            if progress is not None:
-                progress(_describe(row))
+                         "params": params_of})  # a bad parameter fails before any training
+        configs += [{"dataset": dataset, "dataset_options": options, "method": method,
+                     "params": {**params_of, "random_state": seed}, "label": f"{method} seed={seed}"}
+                    for seed in seeds]
+    executor = executor or compare_executor(address, workers, cpus_per_run, gpus_per_run)
+    executor.check()  # an unreachable cluster: a clear error before anything is written
+
+    def ended(run: store.Run) -> None:
+        if progress is not None:
+            progress(_describe(_row(data, run)))
+
+    with contextlib.ExitStack() as stack:
+        folder = runs_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="deepclust-compare-"))
+        paths = run_configs(executor, folder, configs, ended)
+        rows = [_row(data, store.load_run(path)) for path in paths]
+        if not runs_dir:
+            _let_workers_exit(paths)  # a local worker's last act writes the queue's lock file in the folder
     return rows
 
 
-def _run(data, config: Dict, runs_dir) -> Dict:
-    row = {"dataset": data.name, "n_samples": len(data), "method": config["method"],
-           "seed": config["params"]["random_state"], "acc": math.nan, "nmi": math.nan, "ari": math.nan,
-           "seconds": math.nan, "clusters_used": None, "pretrain_cached": None, "error": ""}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # collapse is reported in clusters_used
-        result = run_in_process(config, runs_dir)
-    row["seconds"] = result.get("seconds", math.nan)
-    if result.get("state") != "finished":
-        row["error"] = result.get("reason") or result.get("state") or "failed"
+def _row(data, run: store.Run) -> Dict:
+    result = run.result or {}
+    row = {"dataset": data.name, "n_samples": len(data), "method": run.config.get("method"),
+           "seed": (run.config.get("params") or {}).get("random_state"), "acc": math.nan, "nmi": math.nan,
+           "ari": math.nan, "seconds": result.get("seconds", math.nan), "clusters_used": None,
+           "pretrain_cached": None, "error": ""}
+    if run.state != "finished":
+        row["error"] = result.get("reason") or run.reason or run.state or "failed"
         return row
     row.update({key: result[key] for key in SCORES})
     row["clusters_used"] = result.get("clusters_used")
     row["pretrain_cached"] = result.get("pretrain_cached")
     return row
+
+
+def _let_workers_exit(paths: Sequence[Path], patience: float = 10.0) -> None:
+    """Wait (up to ``patience`` seconds) until the processes that trained ``paths`` other than this one exit."""
+    deadline = time.monotonic() + patience
+    for path in paths:
+        status = states.read_status(path)
+        pid = status.get("pid")
+        while (pid and pid != os.getpid() and time.monotonic() < deadline
+               and states.pid_alive(pid, status.get("pid_start"))):
+            time.sleep(0.05)
 
 
 def _describe(row: Dict) -> str:

@@ -8,7 +8,8 @@ paper's Table 2 (mean ± sample std over seeds per value).
 
 Every run's parameters come from :func:`deepclust_core.config.resolve_params` (the dataset's recipe, then
 ``params``, then the grid point, then ``random_state = seed``), every run is a run folder under ``runs_dir``,
-trained by an executor (:mod:`deepclust_core.executors`). A sweep started again over the same runs folder skips
+trained by an executor (:mod:`deepclust_core.executors`) through :func:`run_configs`, the door ``compare`` uses
+too. A sweep started again over the same runs folder skips
 the runs that already finished (same canonical config), waits for those still training, and reruns the ones
 that failed or were stopped. Scores are never used to pick a seed; failed runs are counted and left out of
 the means.
@@ -20,6 +21,8 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -27,9 +30,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from . import fileio, store
 from .config import method_specs, resolve_params, validate_config
 from .errors import InputError
-from .executors.base import Executor, wait_for_runs
+from .executors.base import Executor, OnEnd, schedule_lock, wait_for_runs
 from .jobs import get_executor
 from .metrics import mean_std
+from .store import states
 from .store.layout import PathLike
 
 SCORES = ("acc", "nmi", "ari")
@@ -171,6 +175,52 @@ def plan(sweep: Sweep, runs_dir: PathLike) -> Tuple[List[Path], List[Path], List
     return done, waiting, todo
 
 
+class InProcess(Executor):
+    """Trains the runs in this process, one after another, as ``train`` does (``compare``'s default): no worker
+    process, so no start-up cost in a timing and what the caller set up in this process applies. Each run is
+    claimed under the queue's lock just before it trains, so the local queue never starts it too."""
+
+    name = "in-process"
+
+    def describe(self) -> str:
+        return "this process (one run at a time)"
+
+    def start(self, runs_dir: PathLike, run_dirs: Sequence[Path]) -> None:
+        self.run(runs_dir, run_dirs)
+
+    def run(self, runs_dir: PathLike, run_dirs: Sequence[Path], on_end: OnEnd = None) -> List[store.Run]:
+        runs = []
+        for path in (Path(path) for path in run_dirs):
+            with schedule_lock(runs_dir):
+                claimed = states.mark_scheduled(path)
+                if claimed:
+                    states.record_worker(path, os.getpid())
+            if not claimed:  # stopped (or started elsewhere) before its turn: report it as it ends
+                runs.extend(wait_for_runs([path], on_end))
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a run keeps its warnings in log.txt
+                store.execute_run(path)
+            runs.append(store.load_run(path))
+            if on_end is not None:
+                on_end(runs[-1])
+        return runs
+
+
+def run_configs(executor: Executor, runs_dir: PathLike, configs: Sequence[Mapping[str, Any]], on_end: OnEnd = None,
+                waiting: Sequence[Path] = ()) -> List[Path]:
+    """The one way a batch of runs (a sweep, a comparison) goes through the executor seam: a run folder per
+    config under ``runs_dir`` (queued), trained on ``executor``, ``on_end(run)`` called as each ends (in the order
+    they end; ``waiting``: folders of runs already training elsewhere, reported as they end, first). Returns the
+    new folders in the order of ``configs``. The caller checks the executor (``executor.check()``) first."""
+    new = [store.create_run(runs_dir, dict(config)).path for config in configs]
+    if waiting:
+        wait_for_runs(waiting, on_end)
+    if new:
+        executor.run(runs_dir, new, on_end)
+    return new
+
+
 def run_sweep(sweep: Sweep, runs_dir: PathLike, executor: Optional[Executor] = None, address: Optional[str] = None,
               on_result: Optional[Callable[[Dict[str, Any], List[Dict[str, Any]]], None]] = None) -> SweepResult:
     """Run every point × seed of ``sweep`` not finished yet on ``executor`` (default: the Ray cluster at
@@ -180,17 +230,13 @@ def run_sweep(sweep: Sweep, runs_dir: PathLike, executor: Optional[Executor] = N
     executor.check()  # an unreachable cluster: a clear error before anything is written
     done, waiting, todo = plan(sweep, runs_dir)
     rows = [row_of(store.load_run(path), sweep.keys) for path in done]
-    new = [store.create_run(runs_dir, config).path for config in todo]
 
     def ended(run: store.Run) -> None:
         rows.append(row_of(run, sweep.keys))
         if on_result is not None:
             on_result(rows[-1], summarize(rows, sweep.keys))
 
-    if waiting:
-        wait_for_runs(waiting, ended)
-    if new:
-        executor.run(runs_dir, new, ended)
+    new = run_configs(executor, runs_dir, todo, ended, waiting)
     order = {config_key(config): index for index, config in enumerate(sweep.configs())}
     runs = sorted((store.load_run(path) for path in (*done, *waiting, *new)),
                   key=lambda run: order.get(config_key(run.config), len(order)))

@@ -1,13 +1,20 @@
-"""The comparison runner: rows per (method, seed), the Markdown table and the CSV."""
+"""The comparison runner: rows per (method, seed), the Markdown table and the CSV; its runs go through the
+executor seam (this process by default, the local queue with workers, Ray with an address: see
+test_ray_executor.py for a comparison on a real cluster)."""
 import csv
+import json
 import math
 
+import numpy as np
 import pytest
 
+from deepclust_core import cli, store
 from deepclust_core import compare as compare_module
-from deepclust_core.compare import compare, format_markdown, method_params, write_csv
+from deepclust_core.compare import compare, compare_executor, format_markdown, method_params, write_csv
 from deepclust_core.errors import InputError, TrainingError
+from deepclust_core.jobs import LocalQueue
 from deepclust_core.methods.dec import DEC
+from deepclust_core.sweep import InProcess
 
 SMALL_DEC = {"hidden_dims": (8,), "latent_dim": 2, "pretrain_epochs": 3, "pretrain_batch_size": 50,
              "epochs": 2, "batch_size": 50, "kmeans_restarts": 2, "device": "cpu"}
@@ -16,6 +23,8 @@ SMALL_DEC = {"hidden_dims": (8,), "latent_dim": 2, "pretrain_epochs": 3, "pretra
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("DEEPCLUST_RAY_ADDRESS", raising=False)
 
 
 def run_small(**kwargs):
@@ -84,3 +93,42 @@ def test_single_seed_has_no_spread_and_several_datasets_get_a_column():
     other = [dict(row, dataset="moons-b") for row in rows]
     table = format_markdown(rows + other).splitlines()
     assert table[0].startswith("| Dataset | Method |") and len(table) == 4
+
+
+def test_the_local_queue_gives_the_in_process_rows_and_labels(tmp_path, capsys):
+    args = ["compare", "--dataset", "moons", "--methods", "gmm", "--seeds", "0,1", "--n-samples", "200",
+            "--workers", "2", "--runs-dir", str(tmp_path / "queue"), "--json"]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr()
+    assert "compare: 2 runs on local queue (2 at once)" in printed.err
+    queued = json.loads(printed.out)
+    here = compare("moons", ["gmm"], seeds=[0, 1], n_samples=200, runs_dir=tmp_path / "here")
+    drop = ("seconds",)
+    assert [{k: v for k, v in row.items() if k not in drop} for row in queued] == \
+        [{k: v for k, v in row.items() if k not in drop} for row in here]
+    by_seed = {}
+    for kind in ("queue", "here"):
+        for run in store.list_runs(tmp_path / kind):
+            assert run.state == "finished" and run.config["label"] == f"gmm seed={run.config['params']['random_state']}"
+            by_seed.setdefault(run.config["params"]["random_state"], {})[kind] = run
+    assert sorted(by_seed) == [0, 1]
+    for runs in by_seed.values():  # a worker process of the queue trained one, this process the other
+        assert runs["queue"].status["pid"] != runs["here"].status["pid"]
+        np.testing.assert_array_equal(store.load_artifact(runs["queue"].path, "labels")["labels"],
+                                      store.load_artifact(runs["here"].path, "labels")["labels"])
+
+
+def test_a_cluster_address_selects_ray_and_an_unreachable_one_writes_nothing(tmp_path, capsys, monkeypatch):
+    assert isinstance(compare_executor(), InProcess) and isinstance(compare_executor(workers=1), LocalQueue)
+    with pytest.raises(InputError, match="unreachable|not installed"):
+        compare("moons", ["kmeans"], seeds=[0], n_samples=100, runs_dir=tmp_path, address="127.0.0.1:9")
+    assert store.list_runs(tmp_path) == []
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # the environment selects the cluster too
+    assert compare_executor(cpus_per_run=2, gpus_per_run=0.5).describe() == \
+        "Ray cluster at 127.0.0.1:9 (2 CPU, 0.5 GPU per run)"
+    assert isinstance(compare_executor(address="local"), InProcess) and isinstance(compare_executor(""), InProcess)
+    assert cli.main(["compare", "--dataset", "moons", "--methods", "kmeans", "--n-samples", "100",
+                     "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: " in err and ("unreachable" in err or "not installed" in err) and "Traceback" not in err
+    assert store.list_runs(tmp_path) == []

@@ -1,5 +1,6 @@
 """The Ray executor against a real Ray cluster started on 127.0.0.1 in this module (2 CPUs, no dashboard): a
-sweep gives the same labels as the local queue for the same seeds, the app's path (a detached driver) shows
+sweep gives the same labels as the local queue for the same seeds, so does a comparison (``compare``) as its
+in-process default, the app's path (a detached driver) shows
 live progress and Stop ends the remote run as "stopped" with its partial results, and a killed Ray worker fails
 only its own run. Skipped with the reason when the optional `ray` extra is not installed."""
 import os
@@ -16,6 +17,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray", reason="ray is not installed (the optional extra: pip install 'deepclust[ray]')")
 
 from deepclust_core import jobs, store  # noqa: E402
+from deepclust_core.compare import compare, format_markdown  # noqa: E402
 from deepclust_core.jobs import LocalQueue  # noqa: E402
 from deepclust_core.executors.raycluster import RayExecutor  # noqa: E402
 from deepclust_core.sweep import Sweep, run_sweep  # noqa: E402
@@ -126,3 +128,31 @@ def test_a_killed_ray_worker_fails_only_its_run(cluster, tmp_path):
     assert long["state"] == "failed" and "Ray worker failed" in long["reason"]
     assert "died" in long["reason"].lower() or "crash" in long["reason"].lower() or "exit" in long["reason"].lower()
     assert store.read_metrics(runs / long["run_id"])  # what it streamed before dying is kept
+
+
+def test_a_compare_on_ray_gives_the_in_process_rows_and_labels(cluster, tmp_path):
+    def run(kind, **where):
+        lines = []
+        rows = compare("moons", ["kmeans", "dgg"], seeds=[0, 1], n_samples=MOONS["n_samples"],
+                       params={"dgg": {**SMALL, "n_neighbors": 5}}, runs_dir=tmp_path / kind, progress=lines.append,
+                       **where)
+        return rows, lines, {(run.method, run.config["params"]["random_state"]): run
+                             for run in store.list_runs(tmp_path / kind)}
+
+    on_ray, lines, ray_runs = run("ray", address=cluster)
+    here, _, here_runs = run("here")  # the default: this process, one run after another
+    assert len(lines) == 4 and all("ACC" in line for line in lines)  # streamed as each run ended
+    # the same rows but the time and whether the autoencoder came from the cache (the Ray runs cached it)
+    drop = ("seconds", "pretrain_cached")
+    assert [{k: v for k, v in row.items() if k not in drop} for row in on_ray] == \
+        [{k: v for k, v in row.items() if k not in drop} for row in here]
+    assert [(row["method"], row["seed"], row["error"]) for row in on_ray] == \
+        [("kmeans", 0, ""), ("kmeans", 1, ""), ("dgg", 0, ""), ("dgg", 1, "")]
+    without_seconds = [line.rsplit("|", 3)[0] for line in format_markdown(on_ray).splitlines()]
+    assert without_seconds == [line.rsplit("|", 3)[0] for line in format_markdown(here).splitlines()]
+    assert sorted(ray_runs) == sorted(here_runs) and len(ray_runs) == 4
+    for key, remote_run in ray_runs.items():
+        assert remote_run.status["executor"] == "ray" and remote_run.status["remote_pid"] != os.getpid()
+        assert here_runs[key].status.get("executor") is None and here_runs[key].status["pid"] == os.getpid()
+        np.testing.assert_array_equal(store.load_artifact(remote_run.path, "labels")["labels"],
+                                      store.load_artifact(here_runs[key].path, "labels")["labels"])
