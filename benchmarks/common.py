@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, Iterable, List
@@ -13,7 +14,10 @@ from deepclust_core.bench import machine
 from deepclust_core.config import method_specs, resolve_params
 from deepclust_core.metrics import MIXTURE_DIAGNOSTICS, mean_std
 from deepclust_core.params import coerce_value
+from deepclust_core import store
+from deepclust_core.compare import compare_executor
 from deepclust_core.store import run_in_process
+from deepclust_core.sweep import InProcess, run_configs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,8 +43,28 @@ def train(dataset: str, method: str, dataset_options: Dict, params: Dict, runs_d
     """One run through the same path as `python -m deepclust_core train` (recipe, then overrides)."""
     config = {"dataset": dataset, "dataset_options": dataset_options, "method": method,
               "params": resolve_params(dataset, method, params)}
-    result = run_in_process(config, runs_dir)
+    result = run_config(config, runs_dir)
     result["params"] = config["params"]
+    return result
+
+
+def run_config(config: Dict, runs_dir: str = None) -> Dict:
+    """Train one run configuration through the executor seam and return its result.json (with its state and
+    reason): in this process by default, exactly as ``train`` does; on the Ray cluster that
+    ``$DEEPCLUST_RAY_ADDRESS`` / ``$RAY_ADDRESS`` names when one is set (the run streams back into a local run
+    folder, under ``runs_dir`` or a temporary one)."""
+    executor = compare_executor()
+    if isinstance(executor, InProcess):
+        return run_in_process(config, runs_dir)
+    executor.check()
+    with tempfile.TemporaryDirectory(prefix="deepclust-bench-") as scratch:
+        (folder,) = run_configs(executor, runs_dir or scratch, [config])
+        run = store.load_run(folder)
+    result = dict(run.result or {})
+    result.setdefault("state", run.state)
+    result.setdefault("reason", run.reason)
+    if runs_dir:
+        result["run_dir"] = str(folder)
     return result
 
 

@@ -20,9 +20,8 @@ from typing import Dict, List
 from deepclust_core.config import resolve_params
 from deepclust_core.datasets import GALLERY, load_dataset
 from deepclust_core.metrics import mean_std
-from deepclust_core.store import run_in_process
 
-from .common import RESULTS, overrides, record, seeds_arg
+from .common import RESULTS, overrides, record, run_config, seeds_arg
 
 KEEP = ("acc", "nmi", "ari", "seconds", "state", "reason", "collapsed", "clusters_used", "init_scores",
         "model_start_scores", "kept_epoch", "resolved_params", "warnings")
@@ -35,7 +34,7 @@ def run_one(dataset: str, method: str, seed: int, extra: Dict = None) -> Dict:
     config = {"dataset": dataset, "dataset_options": {}, "method": method, "params": params}
     started = time.time()
     try:
-        result = run_in_process(config)
+        result = run_config(config)
     except Exception as error:  # a failed run is a row, never a silent gap
         result = {"state": "failed", "reason": f"{type(error).__name__}: {error}", "seconds": time.time() - started}
     return {"dataset": dataset, "method": method, "seed": seed, **{k: result.get(k) for k in KEEP}}

@@ -3,6 +3,8 @@ command, the commit the code came from, the machine and the wall time."""
 import json
 import sys
 
+import pytest
+
 from benchmarks import common, moons
 
 
@@ -31,3 +33,14 @@ def test_moons_benchmark_records_its_runs_and_how_they_were_made(tmp_path, monke
     assert run["method"] == "dgg" and run["state"] == "finished" and 0.0 <= run["acc"] <= 1.0
     assert saved["summary"]["dgg"]["acc"]["values"] == [run["acc"]]
     assert "dgg_minus_vade_acc" not in saved  # only one method ran
+
+
+def test_benchmark_runs_go_through_the_executor_seam_and_an_unreachable_cluster_is_a_clear_error(tmp_path,
+                                                                                                  monkeypatch):
+    from deepclust_core import store
+    from deepclust_core.errors import InputError
+
+    monkeypatch.setenv("DEEPCLUST_RAY_ADDRESS", "127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(InputError, match="unreachable|not installed"):
+        common.train("moons", "kmeans", {"n_samples": 100}, {}, runs_dir=str(tmp_path))
+    assert store.list_runs(tmp_path) == []

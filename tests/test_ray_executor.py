@@ -156,3 +156,16 @@ def test_a_compare_on_ray_gives_the_in_process_rows_and_labels(cluster, tmp_path
         assert here_runs[key].status.get("executor") is None and here_runs[key].status["pid"] == os.getpid()
         np.testing.assert_array_equal(store.load_artifact(remote_run.path, "labels")["labels"],
                                       store.load_artifact(here_runs[key].path, "labels")["labels"])
+
+
+def test_a_benchmark_run_goes_to_the_cluster_the_environment_names(cluster, tmp_path, monkeypatch):
+    from benchmarks import common
+
+    config = {"dataset": "moons", "dataset_options": {"n_samples": 200}, "method": "kmeans",
+              "params": {"n_clusters": 2, "random_state": 0}}
+    here = common.run_config(config, tmp_path / "here")
+    monkeypatch.setenv("DEEPCLUST_RAY_ADDRESS", cluster)
+    there = common.run_config(config, tmp_path / "ray")
+    assert there["state"] == here["state"] == "finished" and there["acc"] == here["acc"]
+    assert store.load_run(there["run_dir"]).status["executor"] == "ray"
+    assert store.load_run(here["run_dir"]).status.get("executor") is None
