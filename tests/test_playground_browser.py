@@ -119,7 +119,9 @@ def data_chart(page):
 
 
 def latent_chart(page):
-    return page.locator(".js-plotly-plot").filter(has_text="z2").first
+    """The live latent view: the chart on z1/z2 with the mixture's ellipses ("component k (2σ)"), not another
+    chart on the latent such as a clicked point's neighbours."""
+    return page.locator(".js-plotly-plot").filter(has_text="z2").filter(has_text="σ)").first
 
 
 def step_once(page, run_dir):
@@ -199,19 +201,9 @@ def test_playground_draws_trains_live_pauses_steps_resumes_and_runs_fig1(server,
     page.get_by_text("Cluster probabilities γ = q(c|x)").first.wait_for(timeout=10_000)
     page.screenshot(path=str(tmp_path / "playground-point.png"))
 
-    # While it runs, the live views follow it without a reload. The latent moves every epoch; the data view's
-    # colours need not (this tiny set-up may keep every point in one cluster), so the latent is compared.
+    # Resume finishes the run with its result. (That the live view changes between two epochs is checked above
+    # with Step, where the epochs are known; a free-running tiny run can finish between two redraws.)
     button(page, "Resume").click()
-    _, _, _, first = wait_status(page, lambda state, phase, trained, seen: state != "paused" and seen,
-                                 what="the resumed run")
-    running_before = pixels(latent_chart(page))
-    _, _, _, later = wait_status(page, lambda state, phase, trained, seen: seen and seen > first,
-                                 what="a later epoch")
-    time.sleep(0.3)
-    running_after = pixels(latent_chart(page))
-    moved = (np.mean(np.abs(running_before - running_after).sum(axis=2) > 30)
-             if running_before.shape == running_after.shape else 1.0)
-    assert moved > 0.001, f"the live latent view did not change between epochs {first} and {later}"
     page.get_by_text(re.compile(r"finished: ACC \d")).wait_for(timeout=120_000)
     assert store.load_run(run.path).state == "finished"
     page.get_by_text(re.compile(r"Replay")).first.wait_for(timeout=30_000)
@@ -230,6 +222,5 @@ def test_playground_draws_trains_live_pauses_steps_resumes_and_runs_fig1(server,
     page.screenshot(path=str(tmp_path / "playground-fig1.png"))
     if any(store.load_run(r.path).active for r in fig1):
         button(page, "Stop").click()
-    print(f"\nlive latent view: {changed:.1%} of its pixels changed between epochs {shown} and {seen} (stepped); "
-          f"data view: {moved:.1%} between epochs {first} and {later} (running)")
+    print(f"\nlive latent view: {changed:.1%} of its pixels changed between epochs {shown} and {seen} (stepped)")
     print(f"first Playground draw (goto until the data chart): {first_draw:.2f}s; screenshots in {tmp_path}")
