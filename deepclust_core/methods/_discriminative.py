@@ -173,11 +173,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
         start = self._predict_tensor(x)
         self.model_start_labels_ = start
         self.model_start_scores_ = evaluate(labels, start) if labels is not None else None
-        if not self.stopped_early_:
-            self._train(x, labels, callbacks)
-        self.labels_ = self._predict_tensor(x)
-        self._check_collapse(self.labels_)
-        return self._finish_fit(labels, callbacks, started)
+        return self._train_and_finish(x, labels, callbacks, started)
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "labels_")

@@ -103,6 +103,14 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X, y, **kwargs).labels_
 
+    def _train_and_finish(self, x, labels, callbacks: _CallbackList, started: float):
+        """The end of a torch method's fit: train (unless stopped during set-up), label, check for collapse."""
+        if not self.stopped_early_:
+            self._train(x, labels, callbacks)
+        self.labels_ = self._predict_tensor(x)
+        self._check_collapse(self.labels_)
+        return self._finish_fit(labels, callbacks, started)
+
     def _finish_fit(self, labels, callbacks: _CallbackList, started: float):
         """Record the fit time and tell the callbacks the final scores (when labels were given)."""
         self.fit_seconds_ = time.perf_counter() - started
@@ -191,11 +199,7 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
         seed_everything(self.random_state + 1)
         self.generator_.manual_seed(self.random_state + 1)
         self._initialize(x_np, x, labels)
-        if not self.stopped_early_:
-            self._train(x, labels, callbacks)
-        self.labels_ = self._predict_tensor(x)
-        self._check_collapse(self.labels_)
-        return self._finish_fit(labels, callbacks, started)
+        return self._train_and_finish(x, labels, callbacks, started)
 
     def transform(self, X) -> np.ndarray:
         """Latent means mu(x)."""
