@@ -11,10 +11,14 @@ def _points(n=300, seed=0):
     return rng.normal(size=(n, 2)).astype(np.float32), rng.integers(0, 3, size=n)
 
 
-def test_latent_scatter_has_one_webgl_trace_per_cluster_with_all_points():
+def test_latent_scatter_has_one_trace_per_cluster_with_all_points_svg_when_small_webgl_when_large():
     latent, labels = _points()
     figure = viz.latent_scatter(latent, labels)
-    assert all(isinstance(trace, go.Scattergl) for trace in figure.data)
+    assert len(latent) < viz.WEBGL_MIN_POINTS
+    assert all(type(trace) is go.Scatter for trace in figure.data)  # SVG: cheaper to redraw without a GPU
+    large = viz.latent_scatter(*_points(viz.WEBGL_MIN_POINTS))
+    assert all(type(trace) is go.Scattergl for trace in large.data)
+    assert sum(len(trace.x) for trace in large.data) == viz.WEBGL_MIN_POINTS
     assert [trace.name for trace in figure.data] == ["cluster 0", "cluster 1", "cluster 2"]
     assert sum(len(trace.x) for trace in figure.data) == len(latent)
     first = figure.data[0]
@@ -45,7 +49,7 @@ def test_gmm_components_drawn_as_ellipses_in_matching_colours():
     assert len(ellipses) == 2
     assert np.asarray(ellipses[1].x).max() == pytest.approx(3.0 + 2 * 0.5, abs=1e-3)
     assert np.asarray(ellipses[1].y).max() == pytest.approx(3.0 + 2 * 2.0, abs=1e-3)
-    cluster_colour = {trace.name: trace.marker.color for trace in figure.data if isinstance(trace, go.Scattergl)}
+    cluster_colour = {trace.name: trace.marker.color for trace in figure.data if trace.name.startswith("cluster")}
     assert ellipses[0].line.color == cluster_colour["cluster 2"]
     assert ellipses[1].line.color == cluster_colour["cluster 0"]
     assert any(trace.name == "GMM means" for trace in figure.data)

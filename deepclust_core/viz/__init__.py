@@ -1,7 +1,8 @@
 """Pure Plotly figure builders for the app (no Streamlit here), testable without a browser.
 
 Every builder takes NumPy arrays and returns a ``plotly.graph_objects.Figure``. Point clouds use
-``Scattergl`` with typed float32 arrays (sent to the browser as binary, so 70,000 points stay fast);
+typed float32 arrays (sent to the browser as binary), drawn as SVG up to ``WEBGL_MIN_POINTS`` points and with
+WebGL above it (``scatter_class``: without a GPU, every WebGL redraw costs more than a small SVG one);
 one trace per cluster so the legend toggles clusters. 2-D embeddings of higher-dimensional latents
 come from :func:`embed` (PCA, openTSNE, UMAP), which the caller caches per run and epoch.
 
@@ -14,8 +15,8 @@ come from :func:`embed` (PCA, openTSNE, UMAP), which the caller caches per run a
   a point's neighbours and γ, replay);
 - :mod:`.tables`: the N_s ablation (paper Table 2) and side-by-side comparisons (Fig. 1).
 """
-from .base import (CROSSING_COLOR, EMBEDDINGS, LOSS_TERMS, METRIC_NAMES, SCORE_KEYS, WITHIN_COLOR, align_labels,
-                   ellipse, embed, label_mapping, palette, subsample_index)
+from .base import (CROSSING_COLOR, EMBEDDINGS, LOSS_TERMS, METRIC_NAMES, SCORE_KEYS, WEBGL_MIN_POINTS, WITHIN_COLOR,
+                   align_labels, ellipse, embed, label_mapping, palette, scatter_class, subsample_index)
 from .curves import loss_curves, metric_curves, runs_curves
 from .live import (cross_cluster_edges, data_view, gamma_bars, latent_view, neighbour_view, projected_ellipse,
                    projection, replay_figure, replay_frames)
@@ -30,4 +31,5 @@ __all__ = ["CROSSING_COLOR", "EMBEDDINGS", "LOSS_TERMS", "METRIC_NAMES", "SCORE_
            "format_mean_std", "graph_edges", "image_grid", "input_plot", "label_mapping", "latent_scatter",
            "loss_curves", "metric_curves", "palette", "runs_curves", "subsample_index", "summarize_ablation",
            "term_changes", "traversal_paths", "traversal_terms", "variance_bars"]
+__all__ += ["WEBGL_MIN_POINTS", "scatter_class"]
 __all__ += ["cluster_grid", "cluster_shares", "facet_partition", "generated_points", "samples_overview"]

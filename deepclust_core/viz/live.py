@@ -9,7 +9,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import CROSSING_COLOR, PALETTE, WITHIN_COLOR, two_columns
+from .base import CROSSING_COLOR, PALETTE, WITHIN_COLOR, scatter_class, two_columns
 from .points import _edge_segments, cluster_traces, graph_edges, marker_size
 
 REGION_OPACITY = 0.22
@@ -56,12 +56,12 @@ def projected_ellipse(mean: np.ndarray, variance: np.ndarray, centre: np.ndarray
 
 # ------------------------------------------------------------------------------------------------ figures
 
-def with_rows(traces: List, predicted: Optional[np.ndarray], n: int) -> List:
+def with_rows(traces: List, predicted: Optional[np.ndarray], n: int, rows: Optional[np.ndarray] = None) -> List:
     """Give the per-cluster traces of :func:`cluster_traces` each point's row (``customdata``), so a click
-    tells which point it was."""
+    tells which point it was; ``rows`` (n,) are the rows of the points drawn when they are a subset."""
     for trace in traces:
         mask = np.ones(n, bool) if predicted is None else np.asarray(predicted) == int(trace.name.split()[-1])
-        trace.customdata = np.flatnonzero(mask)
+        trace.customdata = np.flatnonzero(mask) if rows is None else np.asarray(rows)[mask]
         trace.hovertemplate = "point %{customdata}<extra>%{fullData.name}</extra>"
     return traces
 
@@ -85,10 +85,12 @@ def _region_trace(grid_labels: np.ndarray, extent: Sequence[float]) -> go.Heatma
 
 def data_view(x: np.ndarray, predicted: Optional[np.ndarray] = None, *, grid_labels: Optional[np.ndarray] = None,
               extent: Optional[Sequence[float]] = None, neighbors: Optional[np.ndarray] = None,
-              title: Optional[str] = None, height: int = 420, selected: Optional[int] = None) -> go.Figure:
+              title: Optional[str] = None, height: int = 420, selected: Optional[int] = None,
+              rows: Optional[np.ndarray] = None) -> go.Figure:
     """2-D data coloured by predicted cluster, the decision regions (the predicted cluster on a grid) behind
     it, and, with the graph's ``neighbors``, the edges that join two predicted clusters (red). Without
-    ``predicted`` it is the data as loaded (one colour). ``selected`` rings one point."""
+    ``predicted`` it is the data as loaded (one colour). ``selected`` rings one point. ``rows`` draws only
+    those points (the edges still count them all); a click reports the row in ``x`` either way."""
     x = two_columns(x)
     traces: List = []
     if grid_labels is not None and extent is not None:
@@ -98,9 +100,12 @@ def data_view(x: np.ndarray, predicted: Optional[np.ndarray] = None, *, grid_lab
         sources, targets = cross_cluster_edges(neighbors, predicted)
         n_cross = len(sources)
         xs, ys = _edge_segments(x, sources, targets)
-        traces.append(go.Scattergl(x=xs, y=ys, mode="lines", name=f"edges across clusters ({n_cross})",
+        traces.append(scatter_class(n_cross)(x=xs, y=ys, mode="lines", name=f"edges across clusters ({n_cross})",
                                    hoverinfo="skip", line=dict(color=CROSSING_COLOR, width=1)))
-    traces += with_rows(cluster_traces(x, predicted, "cluster", marker_size(len(x))), predicted, len(x))
+    shown = x if rows is None else x[rows]
+    shown_predicted = predicted if rows is None or predicted is None else np.asarray(predicted)[rows]
+    traces += with_rows(cluster_traces(shown, shown_predicted, "cluster", marker_size(len(shown))), shown_predicted,
+                        len(shown), rows)
     if selected is not None:
         traces.append(go.Scatter(x=[x[selected, 0]], y=[x[selected, 1]], mode="markers", name=f"point {selected}",
                                  marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
@@ -114,15 +119,19 @@ def data_view(x: np.ndarray, predicted: Optional[np.ndarray] = None, *, grid_lab
 
 def latent_view(latent: np.ndarray, predicted: Optional[np.ndarray] = None, *,
                 gmm: Optional[Mapping[str, np.ndarray]] = None, basis: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-                n_sigma: float = 2.0, title: Optional[str] = None, height: int = 420) -> go.Figure:
+                n_sigma: float = 2.0, title: Optional[str] = None, height: int = 420,
+                rows: Optional[np.ndarray] = None) -> go.Figure:
     """Latent means coloured by predicted cluster with the mixture's ``n_sigma`` ellipses (component k in
     colour k), raw when 2-D, else on a PCA plane (pass ``basis`` = :func:`projection` to keep one plane
-    across epochs)."""
+    across epochs). ``rows`` draws only those points (the plane still comes from all of them)."""
     latent = np.asarray(latent, dtype=np.float64)
     centre, axes = basis if basis is not None else projection(latent)
     points = (latent - centre) @ axes if latent.shape[1] > 2 else two_columns(latent).astype(np.float64)
+    if rows is not None:
+        points = points[rows]
+        predicted = None if predicted is None else np.asarray(predicted)[rows]
     traces: List = with_rows(cluster_traces(points.astype(np.float32), predicted, "cluster",
-                                            marker_size(len(points))), predicted, len(points))
+                                            marker_size(len(points))), predicted, len(points), rows)
     if gmm is not None:
         means, variances = np.asarray(gmm["means"]), np.asarray(gmm["variances"])
         for k, (mean, variance) in enumerate(zip(means, variances)):
@@ -195,9 +204,9 @@ def replay_figure(frames: Sequence[Mapping], *, title: Optional[str] = None, hei
     low, high = all_points.min(axis=0), all_points.max(axis=0)
     pad = (high - low) * 0.05 + 1e-6
 
-    def traces(frame) -> List[go.Scattergl]:
+    def traces(frame) -> List[go.Scatter]:
         points, predicted = two_columns(frame["points"]), np.asarray(frame["predicted"])
-        return [go.Scattergl(x=points[predicted == k, 0], y=points[predicted == k, 1], mode="markers",
+        return [scatter_class(len(points))(x=points[predicted == k, 0], y=points[predicted == k, 1], mode="markers",
                              name=f"cluster {k}", marker=dict(size=marker_size(len(points)),
                                                               color=PALETTE[int(k) % len(PALETTE)], opacity=0.7))
                 for k in clusters]

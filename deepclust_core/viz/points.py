@@ -7,16 +7,17 @@ from typing import List, Mapping, Optional, Tuple
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import PALETTE, CROSSING_COLOR, WITHIN_COLOR, two_columns, ellipse, subsample_index
+from .base import PALETTE, CROSSING_COLOR, WITHIN_COLOR, ellipse, scatter_class, subsample_index, two_columns
 
 
 # ------------------------------------------------------------------------------------------------ scatter
 
 def cluster_traces(points: np.ndarray, labels: Optional[np.ndarray], label_name: str,
-                    marker_size: float) -> List[go.Scattergl]:
+                    marker_size: float) -> List[go.Scatter]:
     points = two_columns(points)
+    trace = scatter_class(len(points))
     if labels is None:
-        return [go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="points",
+        return [trace(x=points[:, 0], y=points[:, 1], mode="markers", name="points",
                              marker=dict(size=marker_size, color=PALETTE[0], opacity=0.7), showlegend=False)]
     labels = np.asarray(labels)
     values = np.unique(labels)
@@ -25,7 +26,7 @@ def cluster_traces(points: np.ndarray, labels: Optional[np.ndarray], label_name:
     for position, value in enumerate(values):
         mask = labels == value
         color = PALETTE[(int(value) if by_value else position) % len(PALETTE)]
-        traces.append(go.Scattergl(
+        traces.append(trace(
             x=points[mask, 0], y=points[mask, 1], mode="markers", name=f"{label_name} {value}",
             legendgroup=str(value),
             marker=dict(size=marker_size, color=color, opacity=0.7)))
@@ -79,7 +80,7 @@ def latent_scatter(latent: np.ndarray, labels: Optional[np.ndarray] = None, *,
 
 
 def _edge_segments(x: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """x/y arrays of line segments separated by NaN (one Scattergl trace draws them all)."""
+    """x/y arrays of line segments separated by NaN (one trace draws them all)."""
     n = len(sources)
     xs = np.full(3 * n, np.nan, dtype=np.float32)
     ys = np.full(3 * n, np.nan, dtype=np.float32)
@@ -103,13 +104,13 @@ def crossing_fraction(neighbors: np.ndarray, true_labels: np.ndarray) -> float:
 
 
 def edge_traces(x: np.ndarray, neighbors: np.ndarray, true_labels: Optional[np.ndarray], max_edges: int,
-                 seed: int) -> List[go.Scattergl]:
+                 seed: int) -> List[go.Scatter]:
     """Graph edges as line traces: within a class (grey) and crossing classes (red) when labels are known."""
     sources, targets = graph_edges(neighbors)
     keep = subsample_index(len(sources), max_edges, seed)
     if true_labels is None:
         xs, ys = _edge_segments(x, sources[keep], targets[keep])
-        return [go.Scattergl(x=xs, y=ys, mode="lines", name=f"graph edges ({len(sources)})", hoverinfo="skip",
+        return [scatter_class(len(keep))(x=xs, y=ys, mode="lines", name=f"graph edges ({len(sources)})", hoverinfo="skip",
                              line=dict(color=WITHIN_COLOR, width=1))]
     true_labels = np.asarray(true_labels)
     crossing = true_labels[sources] != true_labels[targets]
@@ -119,7 +120,7 @@ def edge_traces(x: np.ndarray, neighbors: np.ndarray, true_labels: Optional[np.n
                               (crossing, f"edges crossing classes ({n_cross})", CROSSING_COLOR)):
         chosen = keep[mask[keep]]
         xs, ys = _edge_segments(x, sources[chosen], targets[chosen])
-        traces.append(go.Scattergl(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+        traces.append(scatter_class(len(chosen))(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
                                    line=dict(color=color, width=1)))
     return traces
 

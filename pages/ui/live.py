@@ -4,7 +4,8 @@ losses), a clicked point's neighbours, γ and reconstruction, and the replay aft
 :mod:`deepclust_core.viz`; files are read through :mod:`.readers`."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Callable, Dict, Hashable, Optional
 
 import numpy as np
 import streamlit as st
@@ -16,6 +17,12 @@ from . import readers
 
 PREVIEW_IMAGES_PER_CLASS = 8
 PREVIEW_MAX_POINTS = 5_000
+# While a run trains, its data and latent views draw at most this many points (a fixed subset; all of the
+# snapshot's once it ends) and are rebuilt at most every LIVE_FIGURE_SECONDS. Every chart that changes costs the
+# browser a redraw (0.25-0.5 s of CPU each without a GPU), on the cores the run trains on.
+LIVE_MAX_POINTS = 1_000
+LIVE_FIGURE_SECONDS = 2.0
+KEY_FIGURES = "live.figures"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the data…")
@@ -86,12 +93,26 @@ def _status_line(run: store.Run) -> str:
     return text
 
 
+def live_figure(key: str, version: Hashable, build: Callable[[], Any], throttle: bool) -> Any:
+    """Chart ``key``'s figure: built again when ``version`` changed, and, with ``throttle``, at most every
+    LIVE_FIGURE_SECONDS; otherwise the figure drawn last time, which Streamlit sends unchanged and the browser
+    does not redraw."""
+    cache = st.session_state.setdefault(KEY_FIGURES, {})
+    entry, now = cache.get(key), time.monotonic()
+    if entry is not None and (entry[0] == version or (throttle and now - entry[1] < LIVE_FIGURE_SECONDS)):
+        return entry[2]
+    figure = build()
+    cache[key] = (version, now, figure)
+    return figure
+
+
 def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]:
     """The live panels of one run; returns the row of a clicked point (in the snapshot), if any."""
     snapshot = latest_snapshot(run)
     records = store.read_metrics(run.path)
     train = [r for r in records if r.get("phase") == "train"]
     shown_epoch = int(snapshot["epoch"]) if snapshot is not None else None
+    version = (run.id, run.active, shown_epoch)
     st.markdown(f"**{run.config.get('method', '?')}** · {_status_line(run)}"
                 + (f" · view of epoch {shown_epoch}" if shown_epoch is not None else ""))
     if train and not compact:
@@ -107,30 +128,37 @@ def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]
     left, right = st.columns(2) if not compact else (st.container(), st.container())
     if snapshot is not None and "predicted" in snapshot:
         index, predicted = snapshot["index"], snapshot["predicted"]
+        rows = viz.subsample_index(len(index), LIVE_MAX_POINTS) if run.active else None
+        shown = "" if rows is None or len(rows) == len(index) else f" ({len(rows):,} of {len(index):,} points)"
         with left:
             if inputs is not None:
                 whole = len(index) == len(inputs["x"])
-                figure = viz.data_view(inputs["x"][index], predicted, grid_labels=snapshot.get("grid_labels"),
-                                       extent=snapshot.get("grid_extent"),
-                                       neighbors=graph["indices"] if graph is not None and whole else None,
-                                       title="Data by predicted cluster, decision regions"
-                                             + (", edges across clusters" if graph is not None else ""))
+                figure = live_figure(f"{key}.data", version, lambda: viz.data_view(
+                    inputs["x"][index], predicted, grid_labels=snapshot.get("grid_labels"),
+                    extent=snapshot.get("grid_extent"), rows=rows,
+                    neighbors=graph["indices"] if graph is not None and whole else None,
+                    title="Data by predicted cluster, decision regions"
+                          + (", edges across clusters" if graph is not None else "") + shown), throttle=run.active)
                 event = st.plotly_chart(figure, key=f"{key}.data", on_select="rerun", selection_mode="points")
                 clicked = _selected_row(event)
         with right:
             gmm = ({"means": snapshot["gmm_means"], "variances": snapshot["gmm_variances"]}
                    if "gmm_means" in snapshot else None)
-            event = st.plotly_chart(viz.latent_view(snapshot["latent"], predicted, gmm=gmm,
-                                                    title="Latent space μ(x) and the mixture (2σ)"),
-                                    key=f"{key}.latent", on_select="rerun", selection_mode="points")
+            figure = live_figure(f"{key}.latent", version, lambda: viz.latent_view(
+                snapshot["latent"], predicted, gmm=gmm, rows=rows,
+                title="Latent space μ(x) and the mixture (2σ)" + shown), throttle=run.active)
+            event = st.plotly_chart(figure, key=f"{key}.latent", on_select="rerun", selection_mode="points")
             clicked = _selected_row(event) if clicked is None else clicked
     elif inputs is None and not train:
         st.caption("The views appear with the first training epoch (after pretraining).")
     if not compact:
         left, right = st.columns(2)
         if train:
-            left.plotly_chart(viz.metric_curves(train, keys=("acc", "nmi"), title="ACC / NMI"), key=f"{key}.scores")
-            right.plotly_chart(viz.loss_curves(train, title="Loss terms"), key=f"{key}.losses")
+            curves = (run.id, run.active, len(train))
+            left.plotly_chart(live_figure(f"{key}.scores", curves, lambda: viz.metric_curves(
+                train, keys=("acc", "nmi"), title="ACC / NMI"), throttle=run.active), key=f"{key}.scores")
+            right.plotly_chart(live_figure(f"{key}.losses", curves, lambda: viz.loss_curves(
+                train, title="Loss terms"), throttle=run.active), key=f"{key}.losses")
         elif records:
             left.plotly_chart(viz.loss_curves(records, keys=("loss",), phase="pretrain", title="Pretraining loss"),
                               key=f"{key}.pretrain")
