@@ -22,7 +22,7 @@ PREVIEW_MAX_POINTS = 5_000
 # browser a redraw (0.25-0.5 s of CPU each without a GPU), on the cores the run trains on.
 LIVE_MAX_POINTS = 1_000
 LIVE_FIGURE_SECONDS = 2.0
-KEY_FIGURES = "live.figures"
+KEY_FIGURES, KEY_SHOWN = "live.figures", "live.shown"
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the data…")
@@ -93,9 +93,9 @@ def _status_line(run: store.Run) -> str:
     return text
 
 
-def live_figure(key: str, version: Hashable, build: Callable[[], Any], throttle: bool) -> Any:
-    """Chart ``key``'s figure: built again when ``version`` changed, and, with ``throttle``, at most every
-    LIVE_FIGURE_SECONDS; otherwise the figure drawn last time, which Streamlit sends unchanged and the browser
+def live_figure(key: str, version: Hashable, build: Callable[[], Any], throttle: bool = False) -> Any:
+    """Chart ``key``'s figure: built again when ``version`` changed (with ``throttle``, at most every
+    LIVE_FIGURE_SECONDS); otherwise the figure drawn last time, which Streamlit sends unchanged and the browser
     does not redraw."""
     cache = st.session_state.setdefault(KEY_FIGURES, {})
     entry, now = cache.get(key), time.monotonic()
@@ -106,9 +106,25 @@ def live_figure(key: str, version: Hashable, build: Callable[[], Any], throttle:
     return figure
 
 
+def shown_snapshot_epoch(run: store.Run, epochs) -> Optional[int]:
+    """The snapshot epoch the views draw: the newest, except that while the run trains freely the views move
+    on at most every LIVE_FIGURE_SECONDS (paused, stepped and ended runs show their newest at once)."""
+    if not epochs:
+        return None
+    shown, now = st.session_state.setdefault(KEY_SHOWN, {}), time.monotonic()
+    previous = shown.get(run.id)
+    if (run.state == "running" and previous is not None and previous[0] in epochs
+            and now - previous[1] < LIVE_FIGURE_SECONDS):
+        return previous[0]
+    if previous is None or previous[0] != epochs[-1]:
+        shown[run.id] = (epochs[-1], now)
+    return epochs[-1]
+
+
 def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]:
     """The live panels of one run; returns the row of a clicked point (in the snapshot), if any."""
-    snapshot = latest_snapshot(run)
+    epoch = shown_snapshot_epoch(run, run.folder.snapshot_epochs())
+    snapshot = readers.snapshot(run, epoch) if epoch is not None else None
     records = store.read_metrics(run.path)
     train = [r for r in records if r.get("phase") == "train"]
     shown_epoch = int(snapshot["epoch"]) if snapshot is not None else None
@@ -138,7 +154,7 @@ def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]
                     extent=snapshot.get("grid_extent"), rows=rows,
                     neighbors=graph["indices"] if graph is not None and whole else None,
                     title="Data by predicted cluster, decision regions"
-                          + (", edges across clusters" if graph is not None else "") + shown), throttle=run.active)
+                          + (", edges across clusters" if graph is not None else "") + shown))
                 event = st.plotly_chart(figure, key=f"{key}.data", on_select="rerun", selection_mode="points")
                 clicked = _selected_row(event)
         with right:
@@ -146,7 +162,7 @@ def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]
                    if "gmm_means" in snapshot else None)
             figure = live_figure(f"{key}.latent", version, lambda: viz.latent_view(
                 snapshot["latent"], predicted, gmm=gmm, rows=rows,
-                title="Latent space μ(x) and the mixture (2σ)" + shown), throttle=run.active)
+                title="Latent space μ(x) and the mixture (2σ)" + shown))
             event = st.plotly_chart(figure, key=f"{key}.latent", on_select="rerun", selection_mode="points")
             clicked = _selected_row(event) if clicked is None else clicked
     elif inputs is None and not train:
@@ -156,9 +172,9 @@ def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]
         if train:
             curves = (run.id, run.active, len(train))
             left.plotly_chart(live_figure(f"{key}.scores", curves, lambda: viz.metric_curves(
-                train, keys=("acc", "nmi"), title="ACC / NMI"), throttle=run.active), key=f"{key}.scores")
+                train, keys=("acc", "nmi"), title="ACC / NMI"), throttle=run.state == "running"), key=f"{key}.scores")
             right.plotly_chart(live_figure(f"{key}.losses", curves, lambda: viz.loss_curves(
-                train, title="Loss terms"), throttle=run.active), key=f"{key}.losses")
+                train, title="Loss terms"), throttle=run.state == "running"), key=f"{key}.losses")
         elif records:
             left.plotly_chart(viz.loss_curves(records, keys=("loss",), phase="pretrain", title="Pretraining loss"),
                               key=f"{key}.pretrain")
