@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) app.py --server.port $(PORT)  # = streamlit run app.py, with the library loaded before it serves
 
 test: install
 	$(PY) -m pytest -q -ra

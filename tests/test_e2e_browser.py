@@ -1,77 +1,31 @@
 """End to end in a real browser: `streamlit run app.py` on a free port, Chromium (Debian's, never a
 downloaded one) driven by Playwright. Starts a small moons DGG run from the Train page, waits for its
 accuracy, opens the Latent page and takes a screenshot. Prints the measured response times."""
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pytest
 
-from deepclust_core import jobs, store, viz
+from deepclust_core import store, viz
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL_URL = {"dataset": "moons", "method": "dgg", "d.n_samples": "400", "p.hidden_dims": "8,8", "p.epochs": "5",
              "p.pretrain_epochs": "5", "p.n_neighbors": "10", "p.gmm_restarts": "1",
              "p.classifier_pretrain_epochs": "10"}
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); the browser test never downloads one",
-                allow_module_level=True)
+require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    runs_dir = base / "runs"
-    port = _free_port()
-    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(base / "cache"),
-           "DEEPCLUST_MAX_JOBS": "1"}
-    log = open(base / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=APP.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"streamlit did not start; log: {(base / 'streamlit.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-    yield url, runs_dir, base
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    for run in store.list_runs(runs_dir):
-        if run.active:
-            jobs.stop(run.path, grace=0.0, wait=True)
+    with app_server(base) as (url, runs_dir):
+        yield url, runs_dir, base
 
 
 @pytest.fixture(scope="module")

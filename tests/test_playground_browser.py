@@ -4,80 +4,35 @@ any run; the live data view changes between two epochs; Pause holds (the epoch s
 worker is alive); a click on a point shows its neighbours; Step trains exactly one epoch; Resume finishes the
 run with its result; Fig. 1 starts VaDE and DGG with one click and shows both panels."""
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import pytest
 
-from deepclust_core import jobs, store
+from deepclust_core import store
 from deepclust_core.store import states
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-APP = Path(__file__).resolve().parent.parent / "app.py"
 SMALL = {"dataset": "moons", "method": "dgg", "d.n_samples": "600", "p.hidden_dims": "8,8", "p.epochs": "150",
          "p.pretrain_epochs": "2", "p.n_neighbors": "5", "p.gmm_restarts": "1", "p.classifier_pretrain_epochs": "5",
          "p.classifier_hidden": "8"}
 EPOCH_TEXT = re.compile(r"(running|paused|finished|stopped) · (pretrain|train) epoch (\d+)/\d+(?: · view of epoch (\d+))?")
 
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium); the browser test never downloads one",
-                allow_module_level=True)
+require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
 PlaywrightError = sync_api.Error
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("playground")
-    runs_dir, port = base / "runs", _free_port()
-    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(base / "cache"),
-           "DEEPCLUST_MAX_JOBS": "2"}  # Fig. 1's two runs train at once
-    log = open(base / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=APP.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"streamlit did not start; log: {(base / 'streamlit.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-    yield url, runs_dir
-    for run in store.list_runs(runs_dir):
-        if run.active:
-            jobs.stop(run.path, grace=0.0, wait=True)
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    # Fig. 1's two runs train at once; served by `python app.py` (the launcher `make run` uses)
+    with app_server(tmp_path_factory.mktemp("playground"), max_jobs=2, launcher="python") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
