@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-DATA_CHART = "() => [...document.querySelectorAll('.js-plotly-plot')].some(p => p._fullLayout && p.data.length)"
+DATA_CHART = "() => !!document.querySelector('.vega-embed canvas, .vega-embed svg.marks')"  # the data preview
 
 
 def _free_port() -> int:

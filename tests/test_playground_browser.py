@@ -125,7 +125,8 @@ def test_playground_draws_trains_live_pauses_steps_resumes_and_runs_fig1(server,
     started = time.perf_counter()
     page.goto(f"{url}/?{urlencode(SMALL)}")
     page.get_by_role("heading", name="Playground").wait_for(timeout=60_000)
-    data_chart(page).wait_for(timeout=60_000)  # the data, before any run
+    page.locator(".vega-embed").filter(has_text="class 1").locator("canvas, svg.marks").first.wait_for(
+        timeout=60_000)  # the data, coloured by class, before any run
     first_draw = time.perf_counter() - started
     assert not store.list_runs(runs_dir)
     page.screenshot(path=str(tmp_path / "playground-data.png"))

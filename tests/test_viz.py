@@ -238,3 +238,19 @@ def test_seventy_thousand_points_build_quickly():
     elapsed = time.perf_counter() - start
     assert '"bdata"' in payload  # binary typed arrays, not 140k JSON numbers
     assert elapsed < 5.0
+
+
+def test_points_preview_is_a_vega_lite_scatter_with_equal_units_and_the_views_colours():
+    points = np.array([[0.0, 0.0], [4.0, 1.0], [2.0, 0.5]], dtype=np.float32)
+    table, spec = viz.points_preview(points, np.array([1, 0, 1]), title="t", width=400, height=200)
+    assert list(table.columns) == ["x1", "x2", "class"] and list(table["class"]) == ["class 1", "class 0", "class 1"]
+    x_domain = spec["encoding"]["x"]["scale"]["domain"]
+    y_domain = spec["encoding"]["y"]["scale"]["domain"]
+    # the x span (4, padded by 6 %) fills 400 px; y gets the same units per pixel over 200 px, centred on 0.5
+    assert x_domain == pytest.approx([2.0 - 2.12, 2.0 + 2.12], abs=1e-5)
+    assert y_domain == pytest.approx([0.5 - 2.12 / 2, 0.5 + 2.12 / 2], abs=1e-5)
+    colour = spec["encoding"]["color"]["scale"]
+    assert colour["domain"] == ["class 0", "class 1"] and colour["range"] == viz.palette(2)  # label k, colour k
+    assert spec["title"] == "t" and spec["mark"]["type"] == "circle"
+    unlabelled, spec = viz.points_preview(points)
+    assert "color" not in spec["encoding"] and list(unlabelled.columns) == ["x1", "x2"]

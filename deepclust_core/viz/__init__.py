@@ -8,6 +8,7 @@ come from :func:`embed` (PCA, openTSNE, UMAP), which the caller caches per run a
 
 - :mod:`.base`: constants, colours that follow the classes, ellipses, embeddings;
 - :mod:`.points`: the latent space with its mixture, 2-D inputs with their neighbour graph;
+- :mod:`.preview`: the data before any run, as a Vega-Lite spec (the first page draws faster with it);
 - :mod:`.curves`: scores and losses over epochs;
 - :mod:`.traversals`: latent traversals (paper Fig. 2);
 - :mod:`.samples`: generated samples per cluster (GANs) and latent-tree facets;
@@ -21,6 +22,7 @@ from .curves import loss_curves, metric_curves, runs_curves
 from .live import (cross_cluster_edges, data_view, gamma_bars, latent_view, neighbour_view, projected_ellipse,
                    projection, replay_figure, replay_frames)
 from .points import crossing_fraction, graph_edges, input_plot, latent_scatter
+from .preview import points_preview
 from .samples import cluster_grid, cluster_shares, facet_partition, generated_points, samples_overview
 from .tables import ablation_plot, compare_figure, format_mean_std, summarize_ablation
 from .traversals import image_grid, term_changes, traversal_paths, traversal_terms, variance_bars
@@ -31,5 +33,5 @@ __all__ = ["CROSSING_COLOR", "EMBEDDINGS", "LOSS_TERMS", "METRIC_NAMES", "SCORE_
            "format_mean_std", "graph_edges", "image_grid", "input_plot", "label_mapping", "latent_scatter",
            "loss_curves", "metric_curves", "palette", "runs_curves", "subsample_index", "summarize_ablation",
            "term_changes", "traversal_paths", "traversal_terms", "variance_bars"]
-__all__ += ["WEBGL_MIN_POINTS", "scatter_class"]
+__all__ += ["WEBGL_MIN_POINTS", "points_preview", "scatter_class"]
 __all__ += ["cluster_grid", "cluster_shares", "facet_partition", "generated_points", "samples_overview"]

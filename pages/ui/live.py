@@ -54,11 +54,9 @@ def data_preview(config: Optional[Dict[str, Any]]) -> None:
             return
     index = viz.subsample_index(len(x), PREVIEW_MAX_POINTS)
     points = x[index] if x.shape[1] <= 2 else viz.embed(x[index], "pca")[0]
-    labels = None if y is None else y[index]
-    figure = viz.input_plot(points, labels, label_name="class", title=title, height=460)
-    if x.shape[1] > 2:
-        figure.update_layout(xaxis_title="PC1", yaxis_title="PC2")
-    st.plotly_chart(figure, key="play.preview")
+    table, spec = viz.points_preview(points, None if y is None else y[index], title=title,
+                                     axis_titles=("x1", "x2") if x.shape[1] <= 2 else ("PC1", "PC2"))
+    st.vega_lite_chart(table, spec, key="play.preview", width="content")
 
 
 def latest_snapshot(run: store.Run) -> Optional[Dict[str, np.ndarray]]:
