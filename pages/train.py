@@ -6,6 +6,7 @@ import streamlit as st
 from deepclust_core import DeepClustError, jobs, store, viz
 from pages.ui.controls import run_controls
 from pages.ui.guard import callback, fragment, page
+from pages.ui.live import live_figure
 from pages.ui.pickers import all_runs, pick_run, show_run_state, show_scores
 from pages.ui.session import REFRESH_SECONDS, current_config, runs_dir, select_run
 
@@ -59,13 +60,16 @@ def live_panel(run_path, was_active: bool) -> None:
                           "–" if value is None else f"{value:.4g}")
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(viz.metric_curves(train, title="Scores (against the true labels)"), key="train.scores")
+            version, running = (run.id, run.active, len(train)), run.state == "running"  # rebuilt at most every 2 s
+            st.plotly_chart(live_figure("train.scores", version, lambda: viz.metric_curves(
+                train, title="Scores (against the true labels)"), throttle=running), key="train.scores")
             if "mixture_agreement" in last:
                 st.caption("Dashed: DGG's Gaussian mixture on its own — the ACC of its posterior q(c|μ), and the "
                            "share of samples where it agrees with f2. Training pulls f2 towards the mixture and the "
                            "latent towards f2: when they disagree, f2's accuracy moves towards the mixture's.")
         with right:
-            st.plotly_chart(viz.loss_curves(train, title="Loss terms"), key="train.losses")
+            st.plotly_chart(live_figure("train.losses", version, lambda: viz.loss_curves(train, title="Loss terms"),
+                                        throttle=running), key="train.losses")
     elif records:
         st.plotly_chart(viz.loss_curves(records, keys=("loss",), phase="pretrain", title="Pretraining loss"),
                         key="train.pretrain")
