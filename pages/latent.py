@@ -38,7 +38,15 @@ def body() -> None:
     colour_by = controls[1].radio("Colour by", ["predicted cluster", "true class"] if has_true else
                                   ["predicted cluster"], horizontal=True, key="latent.colour")
     latent = snapshot["latent"]
-    views = ["raw", "pca", "tsne", "umap"] if latent.shape[1] == 2 else ["pca", "tsne", "umap", "raw"]
+    facet = _facet_choice(run, latent.shape[1])
+    if facet is not None:  # a latent-tree VAE: one facet's own dimensions, coloured by its own partition
+        dims, facet_labels = facet
+        latent = latent[:, dims]
+        if colour_by == "predicted cluster" and _fits(snapshot.get("index"), len(facet_labels)):
+            snapshot = {**snapshot, "predicted": facet_labels[snapshot["index"]]}
+            snapshot.pop("gmm_means", None)
+    views = (["raw", "pca"] if facet is not None else ["raw", "pca", "tsne", "umap"]) if latent.shape[1] <= 2 \
+        else (["pca", "raw"] if facet is not None else ["pca", "tsne", "umap", "raw"])
     view = controls[2].selectbox("View", views, key=f"latent.view.{latent.shape[1]}",
                                  format_func=lambda v: {"raw": "raw (z1, z2)", "pca": "PCA", "tsne": "t-SNE",
                                                         "umap": "UMAP"}[v],
@@ -59,6 +67,26 @@ def body() -> None:
     if latent.shape[1] > 2 and view == "raw":
         st.caption(f"Showing the first 2 of {latent.shape[1]} latent dimensions.")
     _input_space(run, snapshot, colour_by)
+
+
+def _facet_choice(run, latent_dim: int):
+    """For a run with facets (LTVAE): the chosen facet's (latent dimensions, final labels), or None for the
+    whole latent and the run's own labels."""
+    samples = readers.artifact(run, "samples")
+    if samples is None or "n_facets" not in samples:
+        return None
+    facets = [b for b in range(int(samples["n_facets"])) if {f"facet{b}_dims", f"facet{b}_labels"} <= set(samples)
+              and len(samples[f"facet{b}_dims"]) and int(np.max(samples[f"facet{b}_dims"])) < latent_dim]
+    choice = st.selectbox(
+        "Partition", [None, *facets], key=f"latent.facet.{run.id}",
+        format_func=lambda b: "all latent dimensions, the run's labels (facet 0)" if b is None else
+        f"facet {b}: {len(np.unique(samples[f'facet{b}_labels']))} states on "
+        + ", ".join(f"z{d + 1}" for d in samples[f"facet{b}_dims"]),
+        help="A latent-tree VAE partitions the data several ways, each facet on its own latent dimensions. "
+             "A facet's view shows only its dimensions, coloured by its states at the end of the run.")
+    if choice is None:
+        return None
+    return np.asarray(samples[f"facet{choice}_dims"], dtype=np.int64), np.asarray(samples[f"facet{choice}_labels"])
 
 
 def _component_colours(snapshot):

@@ -241,6 +241,17 @@ def test_samples_page_shows_cluster_grids_and_facets(tmp_path, monkeypatch, _nav
     dims = store.load_artifact(runs_dir / ids["ltvae"], "samples")["facet1_dims"]
     assert f"z{dims[0] + 1}" in shown["samples.facet_partition"] and "Facet 1" in shown["samples.facet_partition"]
     assert {"samples.facet_grid.overview", "samples.facet_grid.grid"} <= set(shown)
+    # the Latent page offers each facet: its own dimensions, coloured by its own states
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    partition = at.selectbox(key=f"latent.facet.{ids['ltvae']}")
+    assert len(partition.options) == 3 and "all latent dimensions" in partition.options[0]
+    whole = charts(at)["latent.scatter"]
+    partition.set_value(1).run()
+    assert not at.exception, [e.value for e in at.exception]
+    facet_labels = store.load_artifact(runs_dir / ids["ltvae"], "samples")["facet1_labels"]
+    shown = charts(at)["latent.scatter"]
+    assert shown != whole and shown.count('"name":"cluster ') == len(np.unique(facet_labels))
 
 
 # ------------------------------------------------------------------------------------------ figures
