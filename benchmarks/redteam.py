@@ -107,16 +107,20 @@ def fingerprint(run_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def bomb_bytes(rows: int = 40_000, cols: int = 10_000) -> bytes:
+def bomb_bytes(rows: int = 40_000, cols: int = 10_000, data_bytes: int = None) -> bytes:
+    """A small .npz whose x.npy header says ``rows`` × ``cols`` float32 (1.6 GB for the default), followed by
+    ``data_bytes`` of zeros (all of them by default: the real bomb; a few MB are enough for a check that reads
+    the header only, as the tests do)."""
     stream = io.BytesIO()
+    size = rows * cols * 4 if data_bytes is None else min(rows * cols * 4, data_bytes)
     with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open("x.npy", "w", force_zip64=True) as member:
             header = io.BytesIO()
             np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
                                                           "shape": (rows, cols)})
             member.write(header.getvalue())
-            zeros = bytes(1 << 24)
-            for _ in range(rows * cols * 4 // len(zeros)):
+            zeros = bytes(1 << 22)
+            for _ in range(size // len(zeros)):
                 member.write(zeros)
     return stream.getvalue()
 

@@ -8,9 +8,9 @@ import pytest
 
 from deepclust_core import InputError, jobs, store
 from deepclust_core.store import states
+from tests.waiting import WAIT, wait_for
 
 SMALL = {"hidden_dims": (8, 8), "latent_dim": 2, "epochs": 3, "pretrain_epochs": 3, "gmm_restarts": 1}
-WAIT = 180.0  # seconds; workers import torch, which is slow on a busy machine
 
 
 def config(epochs=3, **params):
@@ -22,16 +22,6 @@ def config(epochs=3, **params):
 def _environment(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("DEEPCLUST_CACHE", str(tmp_path_factory.getbasetemp() / "jobs-cache"))
     monkeypatch.setenv("DEEPCLUST_MAX_JOBS", "1")
-
-
-def wait_for(predicate, timeout=WAIT, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def state(run_dir):

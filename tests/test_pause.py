@@ -8,8 +8,9 @@ import pytest
 
 from deepclust_core import jobs, store, threads
 from deepclust_core.store import live, states
+from tests import waiting
+from tests.waiting import WAIT
 
-WAIT = 180.0  # seconds; a worker imports torch, slow on a busy machine
 SMALL = {"hidden_dims": (8, 8), "latent_dim": 2, "pretrain_epochs": 2, "epochs": 4, "gmm_restarts": 1,
          "n_neighbors": 5, "classifier_pretrain_epochs": 2, "classifier_hidden": (8,)}
 
@@ -26,13 +27,7 @@ def _environment(monkeypatch, tmp_path_factory):
 
 
 def wait_for(predicate, timeout=WAIT, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return waiting.wait_for(predicate, timeout, what, every=0.05)  # a paused run is watched closely
 
 
 def epochs_done(run_dir):

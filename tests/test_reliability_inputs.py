@@ -1,37 +1,19 @@
 """Reliability, second pass: inputs too big for their size on the wire, values echoed into messages, and the
 API's raw TypeErrors. The limits are the server operator's (``deepclust_core.settings``)."""
-import io
 import tracemalloc
-import zipfile
 
 import numpy as np
 import pytest
 
 from deepclust_core import InputError, create_method, load_dataset, settings
 from deepclust_core.config import validate_config
+from benchmarks.redteam import bomb_bytes
 from deepclust_core.datasets import read_user_file, store_user_file
-
-
-def bomb_npz(rows=40_000, cols=10_000, data_bytes=1 << 24) -> bytes:
-    """A small .npz whose x.npy header says rows x cols float32 (1.6 GB for the default), followed by
-    ``data_bytes`` of zeros (all of them for the real bomb, ``benchmarks/redteam.py``; a few MB here, since
-    the check reads the header only)."""
-    stream = io.BytesIO()
-    with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("x.npy", "w", force_zip64=True) as member:
-            header = io.BytesIO()
-            np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
-                                                          "shape": (rows, cols)})
-            member.write(header.getvalue())
-            zeros = bytes(1 << 22)
-            for _ in range(min(rows * cols * 4, data_bytes) // len(zeros)):
-                member.write(zeros)
-    return stream.getvalue()
 
 
 @pytest.fixture(scope="module")
 def bomb():
-    return bomb_npz()
+    return bomb_bytes(data_bytes=1 << 24)  # a few MB of the real bomb's zeros: the check reads the header
 
 
 def test_a_decompression_bomb_is_refused_from_its_header_without_loading(tmp_path, bomb):
