@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -29,7 +28,7 @@ from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
 from ..validation import check_labels
-from .base import BaseClusterer, _CallbackList, resolve_device, seed_everything
+from .base import BaseClusterer, _CallbackList
 
 EPS = 1e-8
 
@@ -156,15 +155,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     # public API --------------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         x_np, labels = self.check_input(X, y)
-        callbacks = _CallbackList(callbacks)
-        self.device_ = resolve_device(self.device)
-        seed_everything(self.random_state)
-        self.generator_ = torch.Generator(device=self.device_).manual_seed(self.random_state)
-        self.n_features_in_ = x_np.shape[1]
-        self.history_: List[Dict] = []
-        self.warnings_: List[str] = []
-        self.stopped_early_ = False
-        started = time.perf_counter()
+        callbacks, self.generator_, started = self._start_fit(x_np, callbacks)
         x = torch.as_tensor(x_np, device=self.device_)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})
         self._build(x_np, x, labels)

@@ -8,7 +8,6 @@ A subclass supplies its networks (``_build``), one discriminator step and one ge
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
-from .base import BaseClusterer, _CallbackList, resolve_device, seed_everything
+from .base import BaseClusterer, _CallbackList
 
 # A generator loss this many nats above its start, for the last epochs, means the discriminator has won.
 DIVERGED_G_LOSS = 10.0
@@ -150,17 +149,9 @@ class GANClusterer(BaseClusterer):
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         """Train the GAN on X; ``y`` is optional and only used to report ACC/NMI/ARI per epoch."""
         x_np, labels = self.check_input(X, y)
-        callbacks = _CallbackList(callbacks)
-        self.device_ = resolve_device(self.device)
-        seed_everything(self.random_state)
-        self.torch_rng_ = torch.Generator(device=self.device_).manual_seed(self.random_state)
-        self.n_features_in_ = x_np.shape[1]
+        callbacks, self.torch_rng_, started = self._start_fit(x_np, callbacks)  # (generator_ would mean G here)
         self.output_ = self._output_activation(x_np)
-        self.history_: List[Dict] = []
-        self.warnings_: List[str] = []
-        self.stopped_early_ = False
         self.n_iter_ = 0
-        started = time.perf_counter()
         x = torch.as_tensor(x_np, device=self.device_)
         self.epochs_ = self.resolved_epochs(x.shape[0])
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})

@@ -103,6 +103,18 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
     def fit_predict(self, X, y=None, **kwargs):
         return self.fit(X, y, **kwargs).labels_
 
+    def _start_fit(self, x_np: np.ndarray, callbacks) -> Tuple[_CallbackList, torch.Generator, float]:
+        """The head of every fit: the device, the seeds, empty records; (callbacks, a seeded torch generator
+        on the device, the start time)."""
+        self.device_ = resolve_device(self.device)
+        seed_everything(self.random_state)
+        generator = torch.Generator(device=self.device_).manual_seed(self.random_state)
+        self.n_features_in_ = x_np.shape[1]
+        self.history_: List[Dict] = []
+        self.warnings_: List[str] = []
+        self.stopped_early_ = False
+        return _CallbackList(callbacks), generator, time.perf_counter()
+
     def _train_and_finish(self, x, labels, callbacks: _CallbackList, started: float):
         """The end of a torch method's fit: train (unless stopped during set-up), label, check for collapse."""
         if not self.stopped_early_:
@@ -180,16 +192,8 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
             return self._fit_resolved(x_np, labels, callbacks)
 
     def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
-        callbacks = _CallbackList(callbacks)
-        self.device_ = resolve_device(self.device)
-        seed_everything(self.random_state)
-        self.generator_ = torch.Generator(device=self.device_).manual_seed(self.random_state)
+        callbacks, self.generator_, started = self._start_fit(x_np, callbacks)
         self.likelihood_ = self._resolve_likelihood(x_np)
-        self.n_features_in_ = x_np.shape[1]
-        self.history_: List[Dict] = []
-        self.warnings_: List[str] = []
-        self.stopped_early_ = False
-        started = time.perf_counter()
         x = torch.as_tensor(x_np, device=self.device_)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})
         self.autoencoder_ = self._pretrain(x_np, x, labels, callbacks)
