@@ -48,6 +48,11 @@ def two_factors():
     return (np.c_[z, 0.3 * rng.normal(size=(600, 4))] @ rotation).astype(np.float32), a, b
 
 
+@pytest.fixture(scope="module")
+def ltvae_model(two_factors):
+    return create_method("ltvae", n_clusters=3, **LTVAE_SMALL).fit(two_factors[0])
+
+
 def kmeans_acc(x, y, k):
     return cluster_acc(y, KMeans(k, n_init=10, random_state=0).fit_predict(x))
 
@@ -139,9 +144,9 @@ def test_gan_mode_collapse_and_a_winning_discriminator_are_reported():
 
 # ------------------------------------------------------------------------------------------ LTVAE
 
-def test_ltvae_facets_recover_both_factors_where_kmeans_finds_one(two_factors):
+def test_ltvae_facets_recover_both_factors_where_kmeans_finds_one(two_factors, ltvae_model):
     x, a, b = two_factors
-    model = create_method("ltvae", n_clusters=3, **LTVAE_SMALL).fit(x)
+    model = ltvae_model
     facets = model.facet_labels_
     best = [max(cluster_acc(factor, labels) for labels in facets) for factor in (a, b)]
     assert min(best) > 0.95, best
@@ -252,6 +257,17 @@ def test_samples_page_shows_cluster_grids_and_facets(tmp_path, monkeypatch, _nav
     facet_labels = store.load_artifact(runs_dir / ids["ltvae"], "samples")["facet1_labels"]
     shown = charts(at)["latent.scatter"]
     assert shown != whole and shown.count('"name":"cluster ') == len(np.unique(facet_labels))
+    # the Traversals page: each facet's states along that facet's own dimensions (closed form of the path)
+    at.switch_page("pages/traversals.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key=f"traversals.facet.{ids['ltvae']}").set_value(1).run()
+    samples = store.load_artifact(runs_dir / ids["ltvae"], "samples")
+    dims, paths = samples["facet1_dims"], samples["facet1_traversals"]
+    assert paths.shape[:3] == (len(samples["facet1_variances"]), len(dims), len(samples["traversal_offsets"]))
+    shown = charts(at)
+    assert f"z{dims[0] + 1}" in shown["traversals.images"] and "State 0: one row" in shown["traversals.images"]
+    bars = shown["traversals.variances"]
+    assert "state 0" in bars
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -276,3 +292,23 @@ def test_sample_figures_show_missing_samples_as_blank_and_check_shapes():
         viz.facet_partition(latent, np.arange(50) % 3, [4])
     points = viz.generated_points(np.random.default_rng(2).normal(size=(2, 5, 2)))
     assert [trace.name for trace in points.data] == ["generated, cluster 0", "generated, cluster 1"]
+
+
+def test_ltvae_facet_traversals_move_only_their_own_dimensions(two_factors, ltvae_model):
+    """A facet's traversal decodes m_bk + scale·a·s_bk,i·e_i: its middle step is the state's mean, its last
+    step is scale·s further along that one dimension (checked through the decoder on the same z)."""
+    x, model = two_factors[0], ltvae_model
+    samples = model.cluster_samples(n_per_cluster=2, traversal_steps=5, traversal_scale=2.0)
+    tree = model.prior_tree_
+    for b in range(tree.n_facets):
+        dims = samples[f"facet{b}_dims"]
+        paths = samples[f"facet{b}_traversals"]
+        means = tree.means[b].detach().cpu().numpy()
+        stds = np.exp(0.5 * tree.log_vars[b].detach().cpu().numpy())
+        assert paths.shape == (len(means), len(dims), 5, x.shape[1])
+        np.testing.assert_allclose(samples[f"facet{b}_variances"], stds ** 2, rtol=1e-5)
+        centre = model._prior_draws(np.random.default_rng(model.random_state), 2).mean(axis=0)
+        z = np.repeat(centre[None], 2, axis=0)
+        z[:, dims] = means[0]
+        z[1, dims[0]] += 2.0 * stds[0, 0]  # the last step along the facet's first dimension
+        np.testing.assert_allclose(paths[0, 0, [2, 4]], model.decode(z), rtol=1e-4, atol=1e-5)

@@ -138,10 +138,14 @@ class LTVAE(DeepClusterer):
         out = self.autoencoder_.decode(z_t)
         return (torch.sigmoid(out) if self.likelihood_ == "bernoulli" else out).cpu().numpy()
 
-    def cluster_samples(self, n_per_cluster: int = 10) -> Dict[str, np.ndarray]:
+    def cluster_samples(self, n_per_cluster: int = 10, traversal_steps: int = 15,
+                        traversal_scale: float = 4.0) -> Dict[str, np.ndarray]:
         """Per facet b: decoded samples (K_b, n, D) with z_b drawn from each state's Gaussian while the other
         facets' dimensions keep one draw from the prior per column (so a row shows what that facet's state
-        changes); its dimensions, weights and partition of the training data. ``samples`` is facet 0's."""
+        changes); its dimensions, weights and partition of the training data; and its traversals
+        (K_b, |d_b|, steps, D): from state k's mean m_bk along each of the facet's dimensions i,
+        m_bk + scale·a·s_bk,i·e_i for a in [-1, 1], the other facets' dimensions at the prior draws' mean
+        (``facet{b}_variances`` (K_b, |d_b|) are the s²). ``samples`` is facet 0's."""
         check_is_fitted(self, "labels_")
         rng = np.random.default_rng(self.random_state)
         tree = self.prior_tree_
@@ -158,10 +162,25 @@ class LTVAE(DeepClusterer):
                 k, n_per_cluster, -1).astype(np.float32)
             out[f"facet{b}_dims"] = d.astype(np.int64)
             out[f"facet{b}_weights"] = self._facet_weights(b)
+            out[f"facet{b}_traversals"] = self._facet_traversals(d, means, stds, base.mean(axis=0),
+                                                                 traversal_steps, traversal_scale)
+            out[f"facet{b}_variances"] = (stds ** 2).astype(np.float32)
+        out["traversal_offsets"] = (np.linspace(-1.0, 1.0, traversal_steps) * traversal_scale).astype(np.float32)
         out["samples"] = out["facet0_samples"]
         for b, assigned in enumerate(self.facet_labels_):
             out[f"facet{b}_labels"] = assigned
         return out
+
+    def _facet_traversals(self, dims: np.ndarray, means: np.ndarray, stds: np.ndarray, centre: np.ndarray,
+                          steps: int, scale: float) -> np.ndarray:
+        """(K_b, |dims|, steps, D): decoded m_bk + scale·a·s_bk,i·e_i, the rest of z at ``centre``."""
+        k, n_dims = means.shape
+        offsets = np.linspace(-1.0, 1.0, steps) * scale
+        z = np.repeat(centre[None, None, None, :], k * n_dims * steps, axis=0).reshape(k, n_dims, steps, -1)
+        z[..., dims] = means[:, None, None, :]
+        for i, dim in enumerate(dims):
+            z[:, i, :, dim] += offsets[None, :] * stds[:, i, None]
+        return self.decode(z.reshape(k * n_dims * steps, -1)).reshape(k, n_dims, steps, -1).astype(np.float32)
 
     def _facet_weights(self, b: int) -> np.ndarray:
         return np.bincount(self.facet_labels_[b], minlength=self.prior_tree_.cardinalities[b]).astype(
