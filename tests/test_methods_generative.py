@@ -2,7 +2,6 @@
 above k-means, losses recorded, seeds that repeat, instability reported, and the samples page."""
 import itertools
 import math
-import os
 from pathlib import Path
 
 import numpy as np
