@@ -4,11 +4,15 @@ recipe (the method's defaults plus the MNIST data recipe), with its start report
     python -m benchmarks.survey --methods rim --seeds 0,1,2                          # all 70,000 images
     python -m benchmarks.survey --methods imsat --n-samples 10000 --set epochs=15 --tag imsat10k
 Any method hyperparameter can be overridden with --set name=value (repeatable; a method takes the names it has).
+Each run's row keeps its per-epoch ACC/NMI and loss (``curve``), read from the run's metrics.
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+
+from deepclust_core.store import read_metrics
 
 from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
 
@@ -21,6 +25,14 @@ def start_of(result) -> dict:
     """The start's scores: k-means on the inputs or the pretrained code when the method starts there, else the
     randomly initialised network's own assignments."""
     return result.get("init_scores") or result.get("model_start_scores") or {}
+
+
+def curve_of(result) -> list:
+    """Per-epoch ACC/NMI (and the loss) of the training phase, from the run's metrics.jsonl."""
+    if not result.get("run_dir"):
+        return []
+    keep = ("epoch", "acc", "nmi", "loss")
+    return [{k: r.get(k) for k in keep} for r in read_metrics(result["run_dir"]) if r.get("phase") == "train"]
 
 
 def main() -> None:
@@ -36,15 +48,17 @@ def main() -> None:
     options = {"n_samples": args.n_samples} if args.n_samples else {}
     methods = [m for m in args.methods.split(",") if m]
     rows = []
-    for seed in seeds_arg(args.seeds):
-        for method in methods:
-            result = train("mnist", method, options, {**overrides(args.set, method), "random_state": seed},
-                           runs_dir=args.runs_dir)
-            start = start_of(result)
-            row = {"method": method, "seed": seed, "start_acc": start.get("acc"), "start_nmi": start.get("nmi"),
-                   **{k: result.get(k) for k in RESULT_KEYS}, "params": result.get("params")}
-            rows.append(row)
-            print({k: v for k, v in row.items() if k != "params"}, flush=True)
+    with tempfile.TemporaryDirectory(prefix="deepclust-survey-") as scratch:
+        for seed in seeds_arg(args.seeds):
+            for method in methods:
+                result = train("mnist", method, options, {**overrides(args.set, method), "random_state": seed},
+                               runs_dir=args.runs_dir or scratch)
+                start = start_of(result)
+                row = {"method": method, "seed": seed, "start_acc": start.get("acc"), "start_nmi": start.get("nmi"),
+                       **{k: result.get(k) for k in RESULT_KEYS}, "params": result.get("params")}
+                row["curve"] = curve_of(result)
+                rows.append(row)
+                print({k: v for k, v in row.items() if k not in ("params", "curve")}, flush=True)
     summary = {m: {key: summarise(r[key] for r in rows if r["method"] == m)
                    for key in ("acc", "nmi", "start_acc", "start_nmi", "seconds")} for m in methods}
     for method in methods:
