@@ -4,15 +4,19 @@ recipe (the method's defaults plus the MNIST data recipe), with its start report
     python -m benchmarks.survey --methods rim --seeds 0,1,2                          # all 70,000 images
     python -m benchmarks.survey --methods imsat --n-samples 10000 --set epochs=15 --tag imsat10k
 Any method hyperparameter can be overridden with --set name=value (repeatable; a method takes the names it has).
-Each run's row keeps its per-epoch ACC/NMI and loss (``curve``), read from the run's metrics.
+Each run's row keeps its per-epoch ACC/NMI and loss (``curve``), read from the run's metrics. SIGTERM (e.g. from
+``timeout``) stops the current run at the end of its epoch: it is recorded as "stopped" with its scores then.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import tempfile
 import time
+from pathlib import Path
 
 from deepclust_core.store import read_metrics
+from deepclust_core.store.layout import RunFolder
 
 from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
 
@@ -35,6 +39,22 @@ def curve_of(result) -> list:
     return [{k: r.get(k) for k in keep} for r in read_metrics(result["run_dir"]) if r.get("phase") == "train"]
 
 
+def stop_gracefully_on_sigterm(runs_dir: str) -> dict:
+    """On SIGTERM (e.g. from ``timeout``) ask every unfinished run under ``runs_dir`` to stop at the end of its
+    epoch (its STOP file), so it ends "stopped" with the scores it had, and start no further run."""
+    state = {"terminated": False}
+
+    def handler(signum, frame):
+        state["terminated"] = True
+        for folder in Path(runs_dir).iterdir():
+            run = RunFolder(folder)
+            if folder.is_dir() and not run.result.exists():
+                run.stop_file.touch()
+
+    signal.signal(signal.SIGTERM, handler)
+    return state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=None, help="Class-stratified subset (default: all 70,000).")
@@ -49,8 +69,11 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     rows = []
     with tempfile.TemporaryDirectory(prefix="deepclust-survey-") as scratch:
+        signals = stop_gracefully_on_sigterm(args.runs_dir or scratch)
         for seed in seeds_arg(args.seeds):
             for method in methods:
+                if signals["terminated"]:
+                    break
                 result = train("mnist", method, options, {**overrides(args.set, method), "random_state": seed},
                                runs_dir=args.runs_dir or scratch)
                 start = start_of(result)
