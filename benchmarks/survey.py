@@ -10,12 +10,13 @@ Each run's row keeps its per-epoch ACC/NMI and loss (``curve``), read from the r
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import tempfile
 import time
 from pathlib import Path
 
-from deepclust_core.store import read_metrics
+from deepclust_core.store import read_metrics, states
 from deepclust_core.store.layout import RunFolder
 
 from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
@@ -40,15 +41,15 @@ def curve_of(result) -> list:
 
 
 def stop_gracefully_on_sigterm(runs_dir: str) -> dict:
-    """On SIGTERM (e.g. from ``timeout``) ask every unfinished run under ``runs_dir`` to stop at the end of its
-    epoch (its STOP file), so it ends "stopped" with the scores it had, and start no further run."""
+    """On SIGTERM (e.g. from ``timeout``) ask this process's unfinished run under ``runs_dir`` to stop at the end
+    of its epoch (its STOP file), so it ends "stopped" with the scores it had, and start no further run."""
     state = {"terminated": False}
 
     def handler(signum, frame):
         state["terminated"] = True
-        for folder in Path(runs_dir).iterdir():
+        for folder in Path(runs_dir).iterdir():  # only this process's runs: another benchmark may share the folder
             run = RunFolder(folder)
-            if folder.is_dir() and not run.result.exists():
+            if folder.is_dir() and not run.result.exists() and states.read_status(folder).get("pid") == os.getpid():
                 run.stop_file.touch()
 
     signal.signal(signal.SIGTERM, handler)
