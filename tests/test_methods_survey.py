@@ -18,9 +18,10 @@ from deepclust_core import compare as compare_module
 from deepclust_core.cli import main
 from deepclust_core.errors import InputError
 from deepclust_core.methods import create_method, list_methods
-from deepclust_core.methods._discriminative import conditional_entropy, marginal_entropy, nearest_centre_logits
+from deepclust_core.methods._discriminative import bn_mlp, conditional_entropy, marginal_entropy, nearest_centre_logits
 from deepclust_core.methods.dac import curriculum_lambda, pair_loss, thresholds
 from deepclust_core.methods.den import group_norms
+from deepclust_core.methods.imsat import authors_init
 from deepclust_core.methods.depict import balanced_targets
 from deepclust_core.metrics import cluster_acc
 from test_app import APP, _navigation_mode  # noqa: F401  (fixture: the app's navigation mode in AppTest)
@@ -99,6 +100,27 @@ def test_rim_starts_exactly_at_kmeans_and_its_information_terms_are_entropies(pr
     p = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert marginal_entropy(p).item() == pytest.approx(np.log(2))
     assert conditional_entropy(p).item() == pytest.approx(0, abs=1e-6)
+
+
+def test_imsat_starts_uniform_and_its_probe_and_radius_follow_the_data_scale(problems):
+    """The authors' initialisation (output weights N(0, 1e-8/fan_in), zero biases) assigns every sample almost
+    uniformly; ξ (a multiple of the median t-th-neighbour distance) and ε scale with the data."""
+    x, y, k = problems["anisotropic"]
+    network = bn_mlp([2, 64, 64, k])
+    authors_init(network)
+    layers = [m for m in network if isinstance(m, torch.nn.Linear)]
+    assert all(float(layer.bias.abs().max()) == 0.0 for layer in layers)
+    assert float(layers[-1].weight.std()) < 1e-4 / 8 * 1.5 and float(layers[0].weight.std()) > 0.1 / 2 * 0.5
+    with torch.no_grad():
+        p = torch.softmax(network(torch.as_tensor(x)), 1)
+    assert float((p - 1.0 / k).abs().max()) < 1e-3
+    params = dict(n_clusters=k, hidden_layers=(32, 32), epochs=1, batch_size=150, device="cpu")
+    one = create_method("imsat", **params).fit(x, y)
+    two = create_method("imsat", **params, vat_xi=0.5).fit(3 * x, y)
+    distances = torch.cdist(torch.as_tensor(x), torch.as_tensor(x)).sort(1).values[:, 10]  # 10th neighbour
+    assert one.probe_ == pytest.approx(float(distances.median()), rel=1e-4)
+    assert two.probe_ == pytest.approx(1.5 * one.probe_, rel=1e-4)
+    assert torch.allclose(two.radius_, 3 * one.radius_, rtol=1e-4)
 
 
 def test_dac_thresholds_meet_and_only_confident_pairs_count():
