@@ -103,7 +103,7 @@ class DEC(AutoDeepClusterer):
                                        "full data; auto: half an epoch, at most the authors' 140 (which is half "
                                        "an epoch of MNIST at batch 256).", low=1)
     tol: float = param(0.001, "Stop when fewer than this fraction of labels changed over the last "
-                              "max(update_interval, 140) iterations (paper: 0.1 % between targets 140 apart; "
+                              "max(update_interval, 140) iterations (paper: 0.1% between targets 140 apart; "
                               "0 = never).", low=0.0, high=1.0)
     kmeans_restarts: int = param(20, "k-means restarts initialising the centres on mu(X) (paper: 20).", low=1,
                                  advanced=True)
