@@ -88,6 +88,8 @@ def merge_table() -> None:
         payload = json.loads(path.read_text())
         if payload.get("overrides") or "runs" not in payload:  # ablations and the summary are not the table
             continue
+        if payload.get("superseded_by"):  # kept for the before/after in RESULTS, no longer the method's rows
+            continue
         rows.extend(payload["runs"])
     table = summary(rows)
     text = markdown(table)

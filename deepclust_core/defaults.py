@@ -25,6 +25,10 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   component's variance (``encoder_var_init="scaled"``: with the untrained head's variance ≈ 1 every point pays
   σ²/s²_k to a narrow component and all of them move to the widest one in the first epoch — the collapse we
   saw on circles).
+- **Target refresh** (DEC, IDEC): the sharpened target P every half epoch, at most the authors' 140
+  iterations (half an epoch of MNIST at batch 256); ``tol`` stays checked over 140 iterations (methods/dec.py).
+  A fixed 140 on 1,500-4,000 points meant 6-9 epochs between targets and a stop at the first check: DEC
+  ended where k-means on the pretrained latent began.
 - **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
   included; a partition with an empty cluster never wins), a label-free choice.
 """
@@ -82,6 +86,19 @@ def _epochs_for(s: DataStats, batch: int) -> int:
     return int(np.clip(math.ceil(STEP_BUDGET / steps_per_epoch), 10, 200))
 
 
+PAPER_INTERVAL = 140  # DEC's authors: a target every 140 steps of 256, half an epoch of MNIST
+
+
+def _numeric(value: Any, fallback: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else fallback
+
+
+def _target_interval(s: DataStats, r: Dict) -> int:
+    """DEC's target refresh: half an epoch, at most the authors' 140 iterations."""
+    batch = _numeric(r.get("batch_size"), _batch(s, r))
+    return int(np.clip(math.ceil(s.n / (2 * max(1, batch))), 1, PAPER_INTERVAL))
+
+
 RULES: Dict[str, Callable[[DataStats, Dict], Any]] = {
     "hidden_dims": _hidden,
     "latent_dim": lambda s, r: int(min(10, max(s.k, s.d + 2))),
@@ -101,6 +118,7 @@ RULES: Dict[str, Callable[[DataStats, Dict], Any]] = {
     "init": lambda s, r: "spectral",
     "encoder_var_init": lambda s, r: "scaled",
     "keep_epoch": lambda s, r: "graph_cut",
+    "update_interval": _target_interval,
 }
 
 

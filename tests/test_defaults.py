@@ -40,6 +40,20 @@ def test_rules_follow_the_data_shape_not_its_name():
     assert DataStats.of(images, 10).in_unit and not DataStats.of(points, 2).in_unit
 
 
+def test_dec_refreshes_its_target_every_half_epoch():
+    """The authors' 140 iterations are half an epoch of MNIST at batch 256: MNIST keeps ≈ 140; a few thousand
+    points get a target every few steps; never sparser than 140; CDC keeps its own fixed value."""
+    rng = np.random.default_rng(0)
+    mnist_like = resolve(create_method("dec", n_clusters=10), rng.random((70000, 8)).astype(np.float32))
+    assert mnist_like["update_interval"] == math.ceil(70000 / 512) == 137
+    points = resolve(create_method("idec", n_clusters=2), rng.normal(size=(4000, 2)).astype(np.float32))
+    assert points["update_interval"] == 8 and "tol" not in points  # tol keeps the paper's 0.1 %
+    assert resolve(create_method("dec", n_clusters=3), rng.normal(size=(150, 4)))["update_interval"] == 1
+    huge = resolve(create_method("dec", n_clusters=3), np.zeros((200000, 1), np.float32))
+    assert huge["update_interval"] == 140  # never sparser than the authors
+    assert "update_interval" not in resolve(create_method("cdc", n_clusters=2), rng.normal(size=(500, 2)))
+
+
 def test_set_values_win_and_plain_defaults_resolve_nothing():
     points = np.random.default_rng(1).normal(size=(500, 2)).astype(np.float32)
     resolved = resolve(create_method("dgg", n_clusters=2, latent_dim=3, lr=0.05, init="gmm"), points)
