@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Dict
 
 from deepclust_core import jobs, store
 
@@ -75,11 +76,47 @@ def _first_draw(browser, url: str) -> float:
     return seconds
 
 
-def _app_run(browser, url: str, runs_dir: Path, clicks: int) -> dict:
+def _processes() -> Dict[int, tuple]:
+    """pid -> (parent pid, CPU seconds so far, command line) of every process (Linux /proc)."""
+    table, tick = {}, os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
+    return table
+
+
+def _cpu_split(server_pid: int) -> Dict[str, float]:
+    """CPU seconds so far of the Chromium processes this benchmark started, of the app's server and of its
+    training workers (``deepclust_core.jobs run``), each summed over live processes."""
+    table = _processes()
+
+    def under(root: int):
+        pid_set, grew = {root}, True
+        while grew:
+            more = {pid for pid, (parent, _, _) in table.items() if parent in pid_set} - pid_set
+            pid_set |= more
+            grew = bool(more)
+        return pid_set
+
+    served, mine = under(server_pid), under(os.getpid())
+    workers = {pid for pid in served if "deepclust_core.jobs run" in table[pid][2]}
+    chromium = {pid for pid in mine - served if "chrom" in table[pid][2].split(" ")[0]}
+    return {"browser": sum(table[p][1] for p in chromium), "server": sum(table[p][1] for p in served - workers),
+            "worker": sum(table[p][1] for p in workers)}
+
+
+def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) -> dict:
     page = browser.new_page(viewport={"width": 1600, "height": 1400})
     page.goto(url)
     page.wait_for_function(DATA_CHART, timeout=120_000)
     main = page.get_by_test_id("stMainBlockContainer")
+    before, worker_cpu = _cpu_split(server_pid), 0.0
     clicked = time.perf_counter()
     main.get_by_role("button", name="Start", exact=True).click()
     while not store.list_runs(runs_dir) or store.list_runs(runs_dir)[0].progress.get("phase") != "train":
@@ -96,8 +133,12 @@ def _app_run(browser, url: str, runs_dir: Path, clicks: int) -> dict:
         timings.append(time.perf_counter() - started)
     training_when_measured = store.load_run(run_dir).state == "running"
     while store.load_run(run_dir).active:
-        time.sleep(0.2)
+        worker_cpu = max(worker_cpu, _cpu_split(server_pid)["worker"])  # its last reading before it exits
+        time.sleep(0.5)
     app_wall = time.perf_counter() - clicked
+    after = _cpu_split(server_pid)
+    cpu = {"browser": after["browser"] - before["browser"], "server": after["server"] - before["server"],
+           "worker": worker_cpu}
     page.close()
     run = store.load_run(run_dir)
     log = run.folder.log.read_text()
@@ -105,6 +146,7 @@ def _app_run(browser, url: str, runs_dir: Path, clicks: int) -> dict:
             "clicks_while_training": training_when_measured, "app_run_state": run.state,
             "app_run_seconds": run.result.get("seconds"), "app_run_acc": run.result.get("acc"),
             "app_click_to_finished_seconds": app_wall,
+            "cpu_seconds_from_start_click_to_finished": cpu,  # Chromium, the app's server, the training worker
             "worker_threads_line": next((line for line in log.splitlines() if line.startswith("threads:")), None)}
 
 
@@ -144,7 +186,7 @@ def main() -> None:
             try:
                 if launcher == "streamlit run app.py":
                     figures.update(draws)
-                    figures.update(_app_run(browser, url, runs_dir, args.clicks))
+                    figures.update(_app_run(browser, url, runs_dir, args.clicks, process.pid))
             finally:
                 for run in store.list_runs(runs_dir):
                     if run.active:
