@@ -27,6 +27,14 @@ def palette(n: int) -> List[str]:
     return [PALETTE[i % len(PALETTE)] for i in range(max(0, n))]
 
 
+def label_colours(values: np.ndarray) -> List[str]:
+    """The colour of each of the sorted distinct label ``values``: label k gets colour k when the labels are
+    non-negative integers (so a cluster keeps its colour across views), else the i-th value the i-th colour."""
+    values = np.asarray(values)
+    by_value = np.issubdtype(values.dtype, np.integer) and len(values) > 0 and values.min() >= 0
+    return [PALETTE[(int(value) if by_value else position) % len(PALETTE)] for position, value in enumerate(values)]
+
+
 def label_mapping(predicted: np.ndarray, reference: np.ndarray) -> Dict[int, int]:
     """cluster -> reference label it overlaps most (Hungarian matching, one-to-one); clusters left over
     get numbers after the largest reference label. Used so a cluster and its class share a colour."""

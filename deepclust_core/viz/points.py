@@ -7,7 +7,8 @@ from typing import List, Mapping, Optional, Tuple
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import PALETTE, CROSSING_COLOR, WITHIN_COLOR, ellipse, scatter_class, subsample_index, two_columns
+from .base import (PALETTE, CROSSING_COLOR, WITHIN_COLOR, ellipse, label_colours, scatter_class, subsample_index,
+                   two_columns)
 
 
 # ------------------------------------------------------------------------------------------------ scatter
@@ -21,11 +22,9 @@ def cluster_traces(points: np.ndarray, labels: Optional[np.ndarray], label_name:
                              marker=dict(size=marker_size, color=PALETTE[0], opacity=0.7), showlegend=False)]
     labels = np.asarray(labels)
     values = np.unique(labels)
-    by_value = np.issubdtype(values.dtype, np.integer) and values.min() >= 0  # cluster k keeps colour k
     traces = []
-    for position, value in enumerate(values):
+    for value, color in zip(values, label_colours(values)):  # cluster k keeps colour k
         mask = labels == value
-        color = PALETTE[(int(value) if by_value else position) % len(PALETTE)]
         traces.append(trace(
             x=points[mask, 0], y=points[mask, 1], mode="markers", name=f"{label_name} {value}",
             legendgroup=str(value),

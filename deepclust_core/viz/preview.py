@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .base import PALETTE, two_columns
+from .base import label_colours, two_columns
 
 
 def points_preview(points: np.ndarray, labels: Optional[np.ndarray] = None, *, title: Optional[str] = None,
@@ -30,13 +30,10 @@ def points_preview(points: np.ndarray, labels: Optional[np.ndarray] = None, *, t
     if labels is not None:
         labels = np.asarray(labels)
         values = np.unique(labels)
-        by_value = np.issubdtype(values.dtype, np.integer) and values.min() >= 0  # label k keeps colour k
         names = [f"{label_name} {value}" for value in values]
         table[label_name] = pd.Categorical([f"{label_name} {value}" for value in labels], categories=names)
-        colours = [PALETTE[(int(value) if by_value else position) % len(PALETTE)]
-                   for position, value in enumerate(values)]
-        encoding["color"] = {"field": label_name, "type": "nominal",
-                             "scale": {"domain": names, "range": colours}, "legend": {"title": None}}
+        encoding["color"] = {"field": label_name, "type": "nominal",  # label k in the views' colour k
+                             "scale": {"domain": names, "range": label_colours(values)}, "legend": {"title": None}}
         encoding["tooltip"].append({"field": label_name})
     size = 30 if len(points) <= 2_000 else 12 if len(points) <= 20_000 else 4
     spec = {"width": width, "height": height, "mark": {"type": "circle", "size": size, "opacity": 0.7},
