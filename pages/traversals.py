@@ -15,12 +15,13 @@ def body() -> None:
     st.caption("For a GMM component k and a latent dimension i, the decoder's output along m_k + 4·a·s_k,i·e_i, "
                "a from −1 to 1. Dimensions whose variance collapsed change nothing; the wide ones are the factors "
                "of variation the model found (stroke, slant, width on MNIST).")
-    candidates = [run for run in all_runs() if readers.has_artifact(run, "traversals") or _facets(run)]
+    candidates = [run for run in all_runs() if readers.has_artifact(run, "traversals") or _facets(_samples(run))]
     run = pick_run(candidates, key="traversals.pick",
                    empty="No finished VaDE/DGG/LTVAE run yet: traversals are computed when a run ends.")
     if run is None:
         return
-    chosen = _facet_traversals(run) if _facets(run) else _component_traversals(run)
+    samples = _samples(run)
+    chosen = _facet_traversals(run, samples) if _facets(samples) else _component_traversals(run)
     if chosen is None:
         st.warning("This run's traversals cannot be read (damaged or incomplete).")
         return
@@ -64,22 +65,26 @@ def _component_traversals(run):
     return traversals["paths"], traversals["dims"], traversals["variances"], traversals["offsets"], "component"
 
 
-def _facets(run) -> int:
-    """How many facets with traversals the run has (a latent-tree VAE), else 0."""
-    samples = readers.artifact(run, "samples") if readers.has_artifact(run, "samples") else None
+def _samples(run):
+    """The run's samples.npz (GANs, LTVAE), or None."""
+    return readers.artifact(run, "samples") if readers.has_artifact(run, "samples") else None
+
+
+def _facets(samples) -> int:
+    """How many facets with traversals ``samples`` holds (a latent-tree VAE's), else 0."""
     if samples is None or "n_facets" not in samples or "traversal_offsets" not in samples:
         return 0
     return sum(f"facet{b}_traversals" in samples for b in range(int(samples["n_facets"])))
 
 
-def _facet_traversals(run):
+def _facet_traversals(run, samples):
     """The same for one facet of a latent-tree VAE, chosen here: its states along its own dimensions."""
-    samples = readers.artifact(run, "samples")
-    facet = st.selectbox("Facet", list(range(_facets(run))), key=f"traversals.facet.{run.id}",
+    n_facets = _facets(samples)
+    facet = st.selectbox("Facet", list(range(n_facets)), key=f"traversals.facet.{run.id}",
                          format_func=lambda b: f"facet {b}: {len(samples[f'facet{b}_variances'])} states on "
                                                + ", ".join(f"z{d + 1}" for d in samples[f"facet{b}_dims"]))
     paths, facet_dims = samples[f"facet{facet}_traversals"], samples[f"facet{facet}_dims"]
-    latent_dim = 1 + max(int(samples[f"facet{b}_dims"].max()) for b in range(_facets(run)))
+    latent_dim = 1 + max(int(samples[f"facet{b}_dims"].max()) for b in range(n_facets))
     variances = np.zeros((len(paths), latent_dim), dtype=np.float32)  # the other facets' dimensions: not its own
     variances[:, facet_dims] = samples[f"facet{facet}_variances"]
     return paths, np.repeat(facet_dims[None], len(paths), axis=0), variances, samples["traversal_offsets"], "state"
