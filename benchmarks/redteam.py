@@ -107,6 +107,20 @@ def fingerprint(run_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def npz_bytes(**arrays) -> bytes:
+    """The bytes of an .npz file holding ``arrays``."""
+    stream = io.BytesIO()
+    np.savez(stream, **arrays)
+    return stream.getvalue()
+
+
+def npy_bytes(array) -> bytes:
+    """The bytes of an .npy file holding ``array``."""
+    stream = io.BytesIO()
+    np.save(stream, array)
+    return stream.getvalue()
+
+
 def bomb_bytes(rows: int = 40_000, cols: int = 10_000, data_bytes: int = None) -> bytes:
     """A small .npz whose x.npy header says ``rows`` × ``cols`` float32 (1.6 GB for the default), followed by
     ``data_bytes`` of zeros (all of them by default: the real bomb; a few MB are enough for a check that reads
@@ -158,15 +172,7 @@ def file_cases(tally: Tally, scratch: Path) -> None:
     folder.mkdir()
     rng = np.random.default_rng(0)
 
-    def npz(**arrays):
-        stream = io.BytesIO()
-        np.savez(stream, **arrays)
-        return stream.getvalue()
-
-    def npy(array):
-        stream = io.BytesIO()
-        np.save(stream, array)
-        return stream.getvalue()
+    npz, npy = npz_bytes, npy_bytes
 
     header_lie = io.BytesIO()
     np.lib.format.write_array_header_1_0(header_lie, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})

@@ -7,7 +7,6 @@ right, failed runs say why and finished runs keep their results. Real worker pro
 test_load.py.
 """
 import errno
-import io
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.redteam import npy_bytes, npz_bytes
 from deepclust_core import DeepClustError, InputError, create_method, fileio, jobs, list_methods, load_dataset, store
 from deepclust_core import nn as dnn
 from deepclust_core.cli import main as cli_main
@@ -59,18 +59,6 @@ def finished_run(tmp_path_factory):
     run_dir = store.create_run(tmp_path_factory.mktemp("source"), vade_config()).path
     assert store.execute_run(run_dir)["state"] == "finished"
     return run_dir
-
-
-def npz_bytes(**arrays_):
-    stream = io.BytesIO()
-    np.savez(stream, **arrays_)
-    return stream.getvalue()
-
-
-def npy_bytes(array):
-    stream = io.BytesIO()
-    np.save(stream, array)
-    return stream.getvalue()
 
 
 # Bad data files, each with the message it must produce: (name, content, message). Used by the CLI and the
