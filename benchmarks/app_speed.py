@@ -46,9 +46,14 @@ LAUNCHERS = {"streamlit run app.py": ["-m", "streamlit", "run", str(ROOT / "app.
              "python app.py": [str(ROOT / "app.py")]}  # the second imports the library before it serves
 
 
-def _start_server(runs_dir: Path, cache: Path, log_path: Path, launcher: str = "streamlit run app.py"):
+def start_server(runs_dir: Path, cache: Path, log_path: Path, launcher: str = "streamlit run app.py",
+                 max_jobs: int = 1):
+    """(process, url, open log) of the app served on a free port of 127.0.0.1 with its own runs folder and cache,
+    once it answers its health check; RuntimeError with the end of its log when it does not start. The browser
+    tests start the app with this too."""
     port = _free_port()
-    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(cache), "DEEPCLUST_MAX_JOBS": "1"}
+    env = {**os.environ, "DEEPCLUST_RUNS": str(runs_dir), "DEEPCLUST_CACHE": str(cache),
+           "DEEPCLUST_MAX_JOBS": str(max_jobs)}
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, *LAUNCHERS[launcher], "--server.headless", "true",
@@ -56,14 +61,15 @@ def _start_server(runs_dir: Path, cache: Path, log_path: Path, launcher: str = "
          "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while process.poll() is None and time.monotonic() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
                 return process, url, log
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise SystemExit(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+    log.close()
+    raise RuntimeError(f"the app did not start ({launcher}); log: {log_path.read_text()[-2000:]}")
 
 
 def _first_draw(browser, url: str) -> float:
@@ -178,7 +184,7 @@ def main() -> None:
         for launcher in LAUNCHERS:  # each server's first session, then later ones, from a new browser (cold, warm)
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             runs_dir, begun = base / launcher.split()[0] / "runs", time.perf_counter()
-            process, url, log = _start_server(runs_dir, base / "cache", base / "streamlit.log", launcher)
+            process, url, log = start_server(runs_dir, base / "cache", base / "streamlit.log", launcher)
             draws = {"server_start_seconds": time.perf_counter() - begun,
                      "first_draw_cold_seconds": _first_draw(browser, url),
                      "first_draw_warm_seconds": [_first_draw(browser, url) for _ in range(3)]}

@@ -31,7 +31,7 @@ PlaywrightError = sync_api.Error
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # Fig. 1's two runs train at once; served by `python app.py` (the launcher `make run` uses)
-    with app_server(tmp_path_factory.mktemp("playground"), max_jobs=2, launcher="python") as served:
+    with app_server(tmp_path_factory.mktemp("playground"), max_jobs=2, launcher="python app.py") as served:
         yield served
 
 
