@@ -142,6 +142,13 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def _on_epoch_start(self, epoch: int) -> None:
         pass
 
+    def _start_batch(self, x: torch.Tensor, index: torch.Tensor) -> None:
+        """Before the steps on one minibatch (e.g. targets computed once for all of them)."""
+
+    def _steps_per_batch(self) -> int:
+        """Gradient steps taken on each minibatch (one, unless a method repeats them)."""
+        return 1
+
     def _modules(self) -> List[nn.Module]:
         return [self.network_]
 
@@ -198,7 +205,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def _train(self, x: torch.Tensor, labels, callbacks: _CallbackList) -> None:
         params = [p for module in self._modules() for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        n, batch = x.shape[0], self._effective_batch(x.shape[0])
+        n, batch, steps = x.shape[0], self._effective_batch(x.shape[0]), self._steps_per_batch()
         self.n_iter_ = 0
         for epoch in range(1, self.epochs + 1):
             self._on_epoch_start(epoch)
@@ -210,14 +217,16 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
             for i, begin in enumerate(starts):
                 end = starts[i + 1] if i + 1 < len(starts) else n
                 index = order[begin:end]
-                terms = self._batch_loss(x, index)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach() * index.shape[0]
+                self._start_batch(x, index)
+                for _ in range(steps):
+                    terms = self._batch_loss(x, index)
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["loss"].backward()
+                    optimizer.step()
+                    for key, value in terms.items():
+                        sums[key] = sums.get(key, 0.0) + value.detach() * index.shape[0]
             self.n_iter_ = epoch
-            metrics = {key: float(value) / n for key, value in sums.items()}
+            metrics = {key: float(value) / (n * steps) for key, value in sums.items()}
             if not all(math.isfinite(v) for v in metrics.values()):
                 bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
                 raise TrainingError(f"Training diverged at epoch {epoch}: {bad}. Try a lower lr.")
