@@ -157,13 +157,16 @@ def test_dac_augmented_steps_fit_digits_above_kmeans(problems):
     """Augmented images, their pairs chosen before augmentation, three steps per batch: above k-means on the 8×8
     digits (square images), and refused with a clear message on rows that are not images."""
     x, y, k = problems["digits"]
-    model = create_method("dac", n_clusters=k, augment=True, batch_steps=3, epochs=10, random_state=0,
-                          device="cpu").fit(x, y)
+    model = create_method("dac", n_clusters=k, batch_steps=3, epochs=10, random_state=0, device="cpu").fit(x, y)
+    assert model.resolved_params_["augment"] is True  # "auto": square images of 8×8 or more
     kmeans = cluster_acc(y, KMeans(k, n_init=10, random_state=0).fit_predict(x))
     assert cluster_acc(y, model.labels_) > kmeans
     assert all("selected_pairs" in record for record in model.history_ if record.get("phase") == "train")
     with pytest.raises(InputError, match="augment"):
         create_method("dac", n_clusters=3, augment=True, device="cpu").fit(problems["anisotropic"][0])
+    table = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)  # 16 columns: not a 4×4 picture
+    small = create_method("dac", n_clusters=2, epochs=1, device="cpu").fit(table)
+    assert small.resolved_params_["augment"] is False and small.network_kind_ == "mlp"
 
 
 def test_depict_targets_and_den_group_norms_by_hand():

@@ -84,12 +84,15 @@ class ConvNet(nn.Module):
 
 
 def choose_network(kind: str, n_features: int) -> Optional[Tuple[int, int]]:
-    """(side, channels) when a convolutional net is used, None for the MLP. ``kind``: auto, conv or mlp."""
+    """(side, channels) when a convolutional net is used, None for the MLP. ``kind``: auto (square images of at
+    least 8×8), conv (any square image) or mlp."""
     shape = dnn.image_side(n_features)
     if kind == "conv" and shape is None:
         raise InputError(f"network='conv' needs square grey (side²) or RGB (3·side²) images; rows of {n_features} "
                          f"features are not; use 'mlp' or 'auto'.")
-    return shape if kind in ("auto", "conv") else None
+    if kind == "auto":
+        return dnn.auto_image_side(n_features)
+    return shape if kind == "conv" else None
 
 
 def nearest_centre_logits(centres: np.ndarray, x: np.ndarray, sharpness: float = 2.0) -> Tuple[np.ndarray, np.ndarray]:
@@ -162,6 +165,10 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     # public API --------------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         x_np, labels = self.check_input(X, y)
+        with self._auto_resolved(x_np, record=True):  # "auto" parameters hold their values during the fit
+            return self._fit_resolved(x_np, labels, callbacks)
+
+    def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
         callbacks, self.generator_, started = self._start_fit(x_np, callbacks)
         x = torch.as_tensor(x_np, device=self.device_)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from .. import nn as dnn
 from ..errors import InputError
-from ..params import param
+from ..params import AUTO, param
 from ._discriminative import ConvNet, DiscriminativeClusterer, bn_mlp, choose_network
 from .base import register_method
 
@@ -101,9 +101,9 @@ class DAC(DiscriminativeClusterer):
                                          "(the authors' MNIST script: every pair, target g > t, t from 0.9 down "
                                          "towards 0.5 over the epochs; squared error).",
                        choices=("two_thresholds", "one_threshold"))
-    augment: bool = param(False, "Train on random shifts (up to 10 %) and rotations (up to 10°) of each batch, "
-                                 "its pairs chosen from the images as they are (square images only; the authors' "
-                                 "MNIST script).")
+    augment: bool = param(AUTO, "Train on random shifts (up to 10 %) and rotations (up to 10°) of each batch, "
+                                "its pairs chosen from the images as they are (square images only; the authors' "
+                                "MNIST script); auto: on for square images of at least 8×8.")
     batch_steps: int = param(1, "Gradient steps on each minibatch's pairs (new augmentations each time); the "
                                 "authors' MNIST script trains five times on every 1,000 images.", low=1, high=100,
                              advanced=True)
