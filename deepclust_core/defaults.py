@@ -33,9 +33,9 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   4-D latent, iris' 6-D), the reconstruction term hardly holds the latent (at the start it is 0.1-1 % of the
   k-means term) and the k-means term, unopposed, shrinks the latent onto stale centres and merges groups
   (DCN on skewed blobs: start 0.88, end 0.68). There the clustering phase runs at Adam 0.0001 (ClustPy's
-  clustering rate, a tenth of the papers' 0.001), and DCN's centres are re-made at each epoch's start as the
-  means of the current latent's nearest-centre groups (``center_refresh="epoch"``; the paper's running mean
-  averages codes of an encoder that has since moved). Otherwise (images, tables wider than the latent: MNIST's
+  clustering rate, a tenth of the papers' 0.001), and the centres are re-made at each epoch's start as the
+  means of the current latent's nearest-centre groups (``center_refresh="epoch"``; DCN's running mean
+  averages codes of an encoder that has since moved, DKM's representatives follow by small gradient steps). Otherwise (images, tables wider than the latent: MNIST's
   path) the papers' 0.001 and running mean.
 - **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
   included; a partition with an empty cluster never wins), a label-free choice.
@@ -122,7 +122,7 @@ def _kmeans_lr(s: DataStats, r: Dict) -> float:
 
 
 def _center_refresh(s: DataStats, r: Dict) -> str:
-    """DCN: centres re-made each epoch when the latent is wider than the data, else the paper's running mean."""
+    """DCN/DKM: centres re-made each epoch when the latent is wider than the data, else the papers' updates."""
     return "epoch" if _latent_wider(s, r) else "none"
 
 
