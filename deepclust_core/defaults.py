@@ -30,13 +30,13 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   A fixed 140 on 1,500-4,000 points meant 6-9 epochs between targets and a stop at the first check: DEC
   ended where k-means on the pretrained latent began.
 - **k-means phase** (DCN, DKM): when the latent is wider than the data (``latent_dim > d``: the 2-D shapes'
-  4-D latent, iris' 6-D), the reconstruction term hardly holds the latent (at the start it is 0.1-1 % of the
-  k-means term) and the k-means term, unopposed, shrinks the latent onto stale centres and merges groups
+  4-D latent, iris' 6-D), the reconstruction term hardly holds the latent (in the first epoch it is 0.06-5 %
+  of the k-means term) and the k-means term, unopposed, folds the latent onto stale centres and merges groups
   (DCN on skewed blobs: start 0.88, end 0.68). There the clustering phase runs at Adam 0.0001 (ClustPy's
   clustering rate, a tenth of the papers' 0.001), and the centres are re-made at each epoch's start as the
   means of the current latent's nearest-centre groups (``center_refresh="epoch"``; DCN's running mean
-  averages codes of an encoder that has since moved, DKM's representatives follow by small gradient steps). Otherwise (images, tables wider than the latent: MNIST's
-  path) the papers' 0.001 and running mean.
+  averages codes of an encoder that has since moved, DKM's representatives follow by small gradient steps).
+  Otherwise (images, tables wider than the latent: MNIST's path) the papers' 0.001 and centre updates.
 - **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
   included; a partition with an empty cluster never wins), a label-free choice.
 """
