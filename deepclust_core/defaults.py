@@ -29,6 +29,8 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   iterations (half an epoch of MNIST at batch 256); ``tol`` stays checked over 140 iterations (methods/dec.py).
   A fixed 140 on 1,500-4,000 points meant 6-9 epochs between targets and a stop at the first check: DEC
   ended where k-means on the pretrained latent began.
+- **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
+  included; a partition with an empty cluster never wins), a label-free choice.
 - **k-means phase** (DCN, DKM): when the latent is wider than the data (``latent_dim > d``: the 2-D shapes'
   4-D latent, iris' 6-D), the reconstruction term hardly holds the latent (in the first epoch it is 0.06-5 %
   of the k-means term) and the k-means term, unopposed, folds the latent onto stale centres and merges groups
@@ -37,8 +39,6 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   means of the current latent's nearest-centre groups (``center_refresh="epoch"``; DCN's running mean
   averages codes of an encoder that has since moved, DKM's representatives follow by small gradient steps).
   Otherwise (images, tables wider than the latent: MNIST's path) the papers' 0.001 and centre updates.
-- **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
-  included; a partition with an empty cluster never wins), a label-free choice.
 """
 from __future__ import annotations
 
@@ -144,6 +144,7 @@ RULES: Dict[str, Callable[[DataStats, Dict], Any]] = {
     "pretrain_epochs": lambda s, r: _epochs_for(s, r.get("pretrain_batch_size")
                                                 if isinstance(r.get("pretrain_batch_size"), int) else _batch(s, r)),
     "pretrain_lr": lambda s, r: 0.01 if _small_net(r) else 0.001,
+    "center_refresh": _center_refresh,
     "n_neighbors": lambda s, r: int(min(max(5, round(math.sqrt(s.n) / 2)), 40, s.n - 1)),
     "neighbor_gammas": lambda s, r: "fresh" if s.low_dimensional else "cached",
     "classifier_hidden": lambda s, r: (20, 20) if s.low_dimensional else (),
@@ -151,7 +152,6 @@ RULES: Dict[str, Callable[[DataStats, Dict], Any]] = {
     "encoder_var_init": lambda s, r: "scaled",
     "keep_epoch": lambda s, r: "graph_cut",
     "update_interval": _target_interval,
-    "center_refresh": _center_refresh,
 }
 
 
