@@ -27,6 +27,9 @@ KEEP = ("acc", "nmi", "ari", "seconds", "state", "reason", "collapsed", "cluster
         "model_start_scores", "kept_epoch", "resolved_params", "warnings")
 
 
+START_ROWS = ("dgg", "dcn", "dkm")  # methods whose start is its own row of the table
+
+
 def run_one(dataset: str, method: str, seed: int, extra: Dict = None) -> Dict:
     data = load_dataset(dataset)
     params = resolve_params(dataset, method, {**(extra or {}), "n_clusters": data.n_clusters, "random_state": seed},
@@ -41,17 +44,18 @@ def run_one(dataset: str, method: str, seed: int, extra: Dict = None) -> Dict:
 
 
 def summary(rows: List[Dict]) -> Dict:
-    """{dataset: {row name: {acc: mean_std, seconds: mean_std, n: runs}}}, with "dgg start" from DGG's starts."""
+    """{dataset: {row name: {acc: mean_std, seconds: mean_std, n: runs}}}, with "dgg start", "dcn start" and
+    "dkm start" from those methods' starts (spectral clustering, k-means of the pretrained latent)."""
     out: Dict[str, Dict] = {}
     for row in rows:
         cells = out.setdefault(row["dataset"], {})
         names = [(row["method"], row.get("acc"))]
-        if row["method"] == "dgg" and row.get("init_scores"):
-            names.append(("dgg start", row["init_scores"].get("acc")))
+        if row["method"] in START_ROWS and row.get("init_scores"):
+            names.append((f"{row['method']} start", row["init_scores"].get("acc")))
         for name, acc in names:
             cell = cells.setdefault(name, {"acc": [], "seconds": [], "collapsed": 0})
             cell["acc"].append(acc)
-            cell["seconds"].append(row.get("seconds") if name != "dgg start" else None)
+            cell["seconds"].append(row.get("seconds") if not name.endswith(" start") else None)
             cell["collapsed"] += int(bool(row.get("collapsed")) and name == row["method"])
     return {d: {m: {"acc": mean_std(c["acc"]), "seconds": mean_std(c["seconds"]), "runs": len(c["acc"]),
                     "collapsed": c["collapsed"]} for m, c in cells.items()} for d, cells in out.items()}

@@ -54,6 +54,24 @@ def test_dec_refreshes_its_target_every_half_epoch():
     assert "update_interval" not in resolve(create_method("cdc", n_clusters=2), rng.normal(size=(500, 2)))
 
 
+def test_dcn_and_dkm_slow_their_clustering_phase_when_the_latent_is_wider_than_the_data():
+    """Where the latent has more dimensions than the data, reconstruction hardly holds it: the k-means phase runs
+    at 0.0001 and re-makes its centres each epoch; images and wide tables keep the papers' 0.001 and the
+    running mean (MNIST's path unchanged). Other methods' learning rates keep the shared rule."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(1500, 2)).astype(np.float32)
+    for name in ("dcn", "dkm"):
+        low = resolve(create_method(name, n_clusters=3), points)
+        assert low["latent_dim"] == 4 and low["lr"] == 1e-4
+        wide = resolve(create_method(name, n_clusters=10), rng.random((3000, 784)).astype(np.float32))
+        assert wide["latent_dim"] == 10 and wide["lr"] == 1e-3
+        assert low["center_refresh"] == "epoch" and wide["center_refresh"] == "none"
+    assert resolve(create_method("dcn", n_clusters=3), rng.normal(size=(200, 13)))["center_refresh"] == "none"
+    assert resolve(create_method("dgg", n_clusters=3), points)["lr"] == 0.01  # the shared rule is untouched
+    recipe = resolve_params("moons", "dcn")  # the paper recipe's 2-D latent on 2-D data: not wider
+    assert resolve(create_method("dcn", **recipe), points)["lr"] == 1e-3
+
+
 def test_set_values_win_and_plain_defaults_resolve_nothing():
     points = np.random.default_rng(1).normal(size=(500, 2)).astype(np.float32)
     resolved = resolve(create_method("dgg", n_clusters=2, latent_dim=3, lr=0.05, init="gmm"), points)

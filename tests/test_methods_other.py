@@ -169,6 +169,25 @@ def test_dcn_centre_update_is_the_sequential_running_mean():
     assert torch.allclose(model.centers_, expected) and torch.allclose(model.counts_, counts)
 
 
+def test_dcn_epoch_refresh_remakes_the_centres_from_the_current_latent(blobs):
+    """center_refresh="epoch": each epoch starts from the means of the current latent's nearest-centre groups
+    (counts back to initial_count); "none" keeps the paper's running mean untouched."""
+    x, _ = blobs
+    model = make("dcn", center_refresh="none", epochs=1).fit(x)
+    xt = torch.as_tensor(x)
+    z = model._encode_means(xt)
+    stale = model.centers_ + 1.0  # centres that lag behind the latent
+    model.centers_ = stale.clone()
+    model._on_epoch_start(xt, 2)
+    assert torch.equal(model.centers_, stale)
+    model.center_refresh = "epoch"
+    model._on_epoch_start(xt, 2)
+    groups = ((z.unsqueeze(1) - stale.unsqueeze(0)) ** 2).sum(-1).argmin(1)
+    for k in groups.unique():
+        assert torch.allclose(model.centers_[k], z[groups == k].mean(0), atol=1e-5)
+    assert torch.all(model.counts_ == model.initial_count)
+
+
 def test_dkm_alpha_schedule():
     assert dkm_alpha(0, 0.1) == pytest.approx(0.1)
     assert dkm_alpha(1, 0.1) == pytest.approx(0.1 * 2 ** (1 / math.log(2) ** 2))

@@ -14,6 +14,14 @@ differentiable k-means loss; the representatives r_k are trained by gradient wit
 α is annealed from ``alpha_start`` with the paper's schedule α_n = 2^(1/ln(n)²)·α_(n-1) (one step
 every ``epochs_per_alpha`` epochs). Labels are argmin_k ||z - r_k|| (argmax G).
 
+``center_refresh="epoch"`` (the automatic choice when the latent is wider than the data,
+deepclust_core/defaults.py) departs from both papers: at each epoch's start the centres (DCN) or
+representatives (DKM) are re-made as the means of the current latent's nearest-centre groups (DCN's
+counts go back to ``initial_count``). DCN's running mean otherwise averages codes from an encoder that
+has since moved, DKM's representatives follow by small Adam steps, and a latent that the reconstruction
+term does not hold follows the k-means term onto those stale centres (measured on the gallery's skewed
+blobs: docs/RESULTS.md §8.5).
+
 Both start from the shared pretrained autoencoder with k-means (``kmeans_restarts``) on mu(X).
 L_r is the per-sample reconstruction loss summed over features, the pretraining scale (Bernoulli
 cross-entropy for data in [0, 1], squared error otherwise), averaged over the batch, as in the
@@ -29,7 +37,7 @@ import numpy as np
 import torch
 
 from ..metrics import evaluate
-from ..params import param
+from ..params import AUTO, param
 from .base import AutoDeepClusterer, register_method
 from .dec import encoder_parameters, kmeans_on, reconstruction_error
 
@@ -51,13 +59,21 @@ def dkm_alpha(step: int, alpha_start: float) -> float:
 class _KMeansAutoencoder(AutoDeepClusterer):
     """Shared parts: k-means initialisation on mu(X), full autoencoder training, nearest-centre labels."""
 
+    auto_rule_family = "kmeans_autoencoder"  # their own "auto" learning rate (deepclust_core.defaults)
+
     epochs: int = param(50, "Training epochs after pretraining.", low=1, high=100000)
     batch_size: int = param(256, "Minibatch size.", low=1)
-    lr: float = param(0.001, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
+    lr: float = param(AUTO, "Adam learning rate of the clustering phase; auto: 0.0001 when the latent is wider "
+                            "than the data (the reconstruction term hardly holds it), else the papers' 0.001.",
+                      low=0.0, low_inclusive=False, log=True)
     lr_decay: float = param(1.0, "Learning-rate factor applied every lr_decay_every epochs (1 = constant).",
                             low=0.0, high=1.0, advanced=True)
     kmeans_weight: float = param(1.0, "λ: weight of the k-means loss against the reconstruction loss.", low=0.0)
     kmeans_restarts: int = param(10, "k-means restarts initialising the centres on mu(X).", low=1, advanced=True)
+    center_refresh: str = param("auto", "Centres re-made as the means of the current latent's nearest-centre groups "
+                                        "at each epoch's start ('epoch') or left to the paper's updates ('none'); "
+                                        "auto: 'epoch' when the latent is wider than the data.",
+                                choices=("auto", "epoch", "none"), advanced=True)
 
     def _initialize(self, x_np, x, labels) -> None:
         km = kmeans_on(self._encode_means(x), self.n_clusters, self.kmeans_restarts, self.random_state)
@@ -67,6 +83,21 @@ class _KMeansAutoencoder(AutoDeepClusterer):
 
     def _trainable_parameters(self):
         return encoder_parameters(self.autoencoder_) + list(self.autoencoder_.decoder.parameters())
+
+    @torch.no_grad()
+    def _refresh_centers(self, x) -> None:
+        """centers <- means of the current latent's nearest-centre groups (an empty group keeps its centre)."""
+        z = self._encode_means(x)  # eval mode: the codes the labels are read from
+        self._set_train_mode(True)
+        assigned = squared_distances(z, self.centers_).argmin(1)
+        counts = torch.bincount(assigned, minlength=self.n_clusters).float()
+        sums = torch.zeros_like(self.centers_).index_add_(0, assigned, z)
+        used = counts > 0
+        self.centers_.data[used] = sums[used] / counts[used].unsqueeze(1)
+
+    def _on_epoch_start(self, x, epoch: int) -> None:
+        if self.center_refresh == "epoch":
+            self._refresh_centers(x)
 
     def _reconstruction(self, batch: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return reconstruction_error(batch, self.autoencoder_.decode(z), self.likelihood_, reduction="sum").mean()
@@ -89,6 +120,11 @@ class DCN(_KMeansAutoencoder):
     def _initialize(self, x_np, x, labels) -> None:
         super()._initialize(x_np, x, labels)
         self.counts_ = torch.full((self.n_clusters,), float(self.initial_count), device=self.device_)
+
+    def _on_epoch_start(self, x, epoch: int) -> None:
+        super()._on_epoch_start(x, epoch)
+        if self.center_refresh == "epoch":
+            self.counts_.fill_(float(self.initial_count))
 
     @torch.no_grad()
     def _update_centers(self, z: torch.Tensor) -> torch.Tensor:
@@ -133,6 +169,7 @@ class DKM(_KMeansAutoencoder):
         return super()._trainable_parameters() + [self.centers_]
 
     def _on_epoch_start(self, x, epoch: int) -> None:
+        super()._on_epoch_start(x, epoch)
         self.alpha_ = dkm_alpha((epoch - 1) // self.epochs_per_alpha, self.alpha_start)
 
     def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
