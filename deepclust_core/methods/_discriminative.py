@@ -155,6 +155,10 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     # public API --------------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         x_np, labels = self.check_input(X, y)
+        with self._auto_resolved(x_np, record=True):
+            return self._fit_resolved(x_np, labels, callbacks)
+
+    def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
         callbacks, self.generator_, started = self._start_fit(x_np, callbacks)
         x = torch.as_tensor(x_np, device=self.device_)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})

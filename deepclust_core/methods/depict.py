@@ -33,7 +33,7 @@ from ..errors import InputError, TrainingError
 from ..metrics import evaluate
 from ..params import param
 from ._discriminative import kmeans_start, nearest_centre_logits
-from .base import DeepClusterer, register_method, seed_everything
+from .base import AutoDeepClusterer, register_method, seed_everything
 
 
 class _ToImage(nn.Module):
@@ -124,7 +124,7 @@ def balanced_targets(p: torch.Tensor, rule: str = "code") -> torch.Tensor:
 
 @register_method("depict")
 @dataclass(eq=False, repr=False)
-class DEPICT(DeepClusterer):
+class DEPICT(AutoDeepClusterer):
     """DEPICT: soft-max clustering on a denoising (conv) autoencoder, balanced relative-entropy targets."""
 
     epochs: int = param(50, "Clustering epochs after pretraining.", low=1, high=100000)

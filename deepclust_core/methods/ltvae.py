@@ -26,12 +26,12 @@ from ..errors import InputError
 from ..metrics import evaluate
 from ..params import param
 from ._latent_tree import LatentTreePrior, independent_facets, split_dimensions
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 
 
 @register_method("ltvae")
 @dataclass(eq=False, repr=False)
-class LTVAE(DeepClusterer):
+class LTVAE(AutoDeepClusterer):
     """Latent-tree VAE: several partitions (facets), each on its own latent dimensions."""
 
     n_facets: int = param(2, "Facets: groups of latent dimensions, each with its own partition of the data.",

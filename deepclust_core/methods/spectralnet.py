@@ -40,7 +40,7 @@ from torch import nn
 from .. import graph as dgraph
 from .. import nn as dnn
 from ..errors import InputError
-from ..params import param
+from ..params import AUTO, param
 from .base import AutoDeepClusterer, register_method
 from .dcn import squared_distances
 from .dec import kmeans_on
@@ -116,7 +116,8 @@ class SpectralNet(AutoDeepClusterer):
                                    "(paper: 2).", low=1, high=1000)
     embedding_dim: Optional[int] = param(None, "Output dimension of the map (empty = n_clusters).", low=1,
                                          high=1024)
-    map_hidden: Tuple[int, ...] = param((1024, 1024, 512), "Hidden layers of the map (paper: 1024-1024-512).", low=1)
+    map_hidden: Tuple[int, ...] = param(AUTO, "Hidden layers of the map; auto: the paper's 1024-1024-512 for more "
+                                              "than 50 features, 64-64 for fewer.", low=1)
     ortho_gradient: bool = param(True, "SpectralNet: back-propagate through the orthonormalisation of each batch "
                                        "(False = the paper's alternation, layer frozen in the gradient step).",
                                  advanced=True)
