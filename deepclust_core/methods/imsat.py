@@ -56,7 +56,7 @@ class IMSAT(DiscriminativeClusterer):
 
     # Not called hidden_dims: a dataset recipe's autoencoder architecture (e.g. MNIST's 500-500-2000) is not IMSAT's.
     hidden_layers: Tuple[int, ...] = param(AUTO, "Hidden layers of the network (batch norm, ReLU); auto: the "
-                                                 "paper's 1200-1200 for more than 50 features, 64-64 for fewer.",
+                                                 "paper's 1200-1200 for more than 50 features, 256-256 for fewer.",
                                            low=1)
     epochs: int = param(50, "Training epochs (paper: 50).", low=1, high=100000)
     batch_size: int = param(250, "Minibatch size (paper: 250); H(Y) is estimated on each batch.", low=2)
