@@ -37,7 +37,8 @@ def test_small_networks_and_step_budgets_on_2000_points():
 
 @pytest.mark.parametrize("n", [10000, 70000])
 def test_images_keep_the_papers_networks_and_schedules(n):
-    images = np.random.default_rng(1).random((n, 784), dtype=np.float32)
+    images = np.zeros((n, 784), np.float32)  # the rules read only the shape and the range of the values
+    images[0, 0] = 1.0
     assert resolve(create_method("imsat", n_clusters=10), images) == {"hidden_layers": (1200, 1200)}
     assert resolve(create_method("spectralnet", n_clusters=10), images)["map_hidden"] == (1024, 1024, 512)
     gan = resolve(create_method("catgan", n_clusters=10), images)
@@ -51,6 +52,7 @@ def test_images_keep_the_papers_networks_and_schedules(n):
         assert set(auto) <= {"lam", "batch_size", "lr"} and {k: auto[k] for k in old} == old
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one epoch on 300 points may leave a cluster empty
 def test_discriminative_and_gan_fits_record_what_auto_became():
     x = POINTS[:300]
     imsat = create_method("imsat", n_clusters=2, epochs=1).fit(x)
