@@ -33,6 +33,7 @@ def test_small_networks_and_step_budgets_on_2000_points():
         assert STEP_BUDGET <= pretrain < STEP_BUDGET + math.ceil(2000 / auto["pretrain_batch_size"])
     assert steps(2000, *(lambda r: (r["batch_size"], r["epochs"]))(resolve(create_method("ltvae"), POINTS))) == 2000
     assert create_method("den").epochs == 50 and create_method("depict").lr == 0.0001  # their papers' schedules
+    assert resolve(create_method("depict", n_clusters=2), POINTS)["dropout"] == 0.0  # one of 2 coordinates is no noise
 
 
 @pytest.mark.parametrize("n", [10000, 70000])
@@ -49,7 +50,8 @@ def test_images_keep_the_papers_networks_and_schedules(n):
     for name, old in (("den", {}), ("depict", {}), ("ltvae", {"batch_size": 100, "lr": 0.002})):
         params = resolve_params("mnist", name, {"epochs": 20} if name == "ltvae" else {})
         auto = resolve(create_method(name, **params), images)
-        assert set(auto) <= {"lam", "batch_size", "lr"} and {k: auto[k] for k in old} == old
+        assert set(auto) <= {"lam", "batch_size", "lr", "dropout"} and {k: auto[k] for k in old} == old
+        assert auto.get("dropout", 0.1) == 0.1  # DEPICT's paper corruption on images
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one epoch on 300 points may leave a cluster empty

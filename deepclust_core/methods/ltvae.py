@@ -189,7 +189,7 @@ class LTVAE(AutoDeepClusterer):
     def _prior_draws(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n draws of z from the latent tree (ancestral sampling along the chain)."""
         tree = self.prior_tree_
-        z = np.zeros((n, self.latent_dim), dtype=np.float64)
+        z = np.zeros((n, int(self._effective("latent_dim"))), dtype=np.float64)
         parent = np.zeros(n, dtype=np.int64)
         for b in range(tree.n_facets):
             links = tree.log_links(b).detach().exp().cpu().numpy()
