@@ -21,7 +21,8 @@ def steps(n: int, batch: int, epochs: int) -> int:
 
 def test_small_networks_and_step_budgets_on_2000_points():
     assert resolve(create_method("imsat", n_clusters=2), POINTS) == {"hidden_layers": (256, 256)}
-    assert resolve(create_method("spectralnet", n_clusters=2), POINTS)["map_hidden"] == (64, 64)
+    spectral = resolve(create_method("spectralnet", n_clusters=2), POINTS)
+    assert spectral["map_hidden"] == (64, 64) and spectral["laplacian"] == "unnormalized"
     for name in ("catgan", "infogan"):
         gan = resolve(create_method(name, n_clusters=2), POINTS)
         assert gan["hidden_dims"] == (64, 64)
@@ -41,7 +42,8 @@ def test_images_keep_the_papers_networks_and_schedules(n):
     images = np.zeros((n, 784), np.float32)  # the rules read only the shape and the range of the values
     images[0, 0] = 1.0
     assert resolve(create_method("imsat", n_clusters=10), images) == {"hidden_layers": (1200, 1200)}
-    assert resolve(create_method("spectralnet", n_clusters=10), images)["map_hidden"] == (1024, 1024, 512)
+    spectral = resolve(create_method("spectralnet", **resolve_params("mnist", "spectralnet")), images)
+    assert spectral["map_hidden"] == (1024, 1024, 512) and spectral["laplacian"] == "normalized"
     gan = resolve(create_method("catgan", n_clusters=10), images)
     assert gan["hidden_dims"] == (1000, 500)
     assert gan["epochs"] == int(np.clip(math.ceil(GAN_UPDATES_WIDE / math.ceil(n / 100)), 20, 300))  # as before
