@@ -31,6 +31,11 @@ What the rules say, and why (docs/METHODS.md, "Automatic defaults"):
   ended where k-means on the pretrained latent began.
 - **Kept epoch** (DGG): the epoch whose labels have the lowest normalised cut of DGG's own graph (the start
   included; a partition with an empty cluster never wins), a label-free choice.
+- **Per method** (``METHOD_RULES``): the papers' networks of IMSAT (1200-1200), SpectralNet (1024-1024-512) and
+  the GANs (1000-500), SpectralNet's normalised loss, DEPICT's dropout of 0.1 and the GANs' 20,000 updates on
+  wide data (d > 50, so the MNIST reproductions are unchanged); small networks (IMSAT 256-256, the others
+  64-64), the paper's unnormalised SpectralNet loss, no DEPICT dropout and 4,000 GAN updates on low-dimensional
+  data (docs/RESULTS.md §8.6).
 """
 from __future__ import annotations
 
