@@ -61,6 +61,16 @@ def image_side(n_features: int) -> Optional[Tuple[int, int]]:
     return None
 
 
+MIN_AUTO_IMAGE_SIDE = 8  # "auto" choices treat rows as images from 8×8 (scikit-learn's digits) up: 4 or 16
+# columns of a table are not a 2×2 or 4×4 picture
+
+
+def auto_image_side(n_features: int) -> Optional[Tuple[int, int]]:
+    """:func:`image_side` for the automatic choices (a convolutional net, augmentation): None below 8×8."""
+    shape = image_side(n_features)
+    return shape if shape is not None and shape[0] >= MIN_AUTO_IMAGE_SIDE else None
+
+
 AUGMENT_SHIFT, AUGMENT_DEGREES = 0.1, 10.0  # DEC-DA's pretraining augmentation
 AUGMENT_KEY = f"affine-{AUGMENT_SHIFT:g}-{AUGMENT_DEGREES:g}"  # in the pretraining cache key when it is on
 

@@ -7,7 +7,7 @@ from deepclust_core.config import method_specs
 from pages.ui.controls import run_controls
 from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
-from pages.ui.pickers import group_runs, pick_group
+from pages.ui.pickers import group_runs, group_section
 from pages.ui.presets import presets
 from pages.ui.session import REFRESH_SECONDS, current_config
 
@@ -91,19 +91,17 @@ def body() -> None:
     cluster_setting(controls[2])
     controls[3].button("Queue sweep", type="primary", on_click=callback(start_sweep), args=(values_text, seeds_text),
                        disabled=config is None, key="ablation.start")
-    if st.session_state.get("ablation.error"):
-        st.error(st.session_state["ablation.error"])
-    groups = group_runs(GROUP_PREFIX)
-    if not groups:
-        st.info("No sweep yet. A small one to try: N_s values 0,10 and seeds 0,1 with the moons quick-demo preset.")
+    chosen = group_section(GROUP_PREFIX, "ablation", "Sweep", lambda g, members: (
+        f"{g} · {len(members)} runs · {members[0].config.get('dataset', '?')}"),
+        "No sweep yet. A small one to try: N_s values 0,10 and seeds 0,1 with the moons quick-demo preset.")
+    if chosen is None:
         return
-    group = pick_group(groups, "ablation", "Sweep", lambda g, members: (
-        f"{g} · {len(members)} runs · {members[0].config.get('dataset', '?')}"))
-    active = any(run.active for run in groups[group])
+    group, members = chosen
+    active = any(run.active for run in members)
     fragment(summary_panel, run_every=REFRESH_SECONDS * 2 if active else None)(group, active)
     if active:
         st.caption("For every active run of the sweep at once:")
-        run_controls(groups[group], key="ablation")
+        run_controls(members, key="ablation")
 
 
 page(body)

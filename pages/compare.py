@@ -8,7 +8,7 @@ from pages.ui import readers
 from pages.ui.controls import run_controls
 from pages.ui.groups import cluster_setting, config_for_method, submit_group
 from pages.ui.guard import callback, fragment, page
-from pages.ui.pickers import group_runs, pick_group, show_run_state
+from pages.ui.pickers import group_section, show_run_state
 from pages.ui.presets import apply_preset, presets
 from pages.ui.session import REFRESH_SECONDS, current_config
 
@@ -102,16 +102,12 @@ def body() -> None:
     cluster_setting(controls[3])
     controls[2].button("Start comparison", type="primary", on_click=callback(start_comparison), args=(methods, n_neighbors),
                        disabled=config is None or len(methods) < 2, key="compare.start")
-    if st.session_state.get("compare.error"):
-        st.error(st.session_state["compare.error"])
-
-    groups = group_runs(GROUP_PREFIX)
-    if not groups:
-        st.info("No comparison yet: pick a preset (or your own set-up) and press Start comparison.")
+    chosen = group_section(GROUP_PREFIX, "compare", "Comparison", lambda g, members: (
+        f"{g} · {members[0].config.get('dataset', '?')} · {', '.join(sorted(r.state for r in members))}"),
+        "No comparison yet: pick a preset (or your own set-up) and press Start comparison.")
+    if chosen is None:
         return
-    group = pick_group(groups, "compare", "Comparison", lambda g, members: (
-        f"{g} · {members[0].config.get('dataset', '?')} · {', '.join(sorted(r.state for r in members))}"))
-    members = sorted(groups[group], key=lambda run: run.config.get("method", ""), reverse=True)
+    members = sorted(chosen[1], key=lambda run: run.config.get("method", ""), reverse=True)
     active = any(run.active for run in members)
     run_controls(members, key="compare")  # Pause, Resume, Step, Stop for both runs at once
     fragment(panels, run_every=REFRESH_SECONDS * 2 if active else None)(members, active)

@@ -16,7 +16,7 @@ from pages.ui.session import KEY_CONFIG, current_config, runs_dir, select_run
 from pages.ui.sidebar import sidebar_config
 
 LEAD = ("n_clusters", "n_neighbors", "lam", "epochs")  # + method and seed: the knobs the papers are about
-LIVE_SECONDS = 2.0  # redraw period of the live views while a run trains (see pages.ui.live: each redraw costs CPU)
+LIVE_SECONDS = 3.0  # redraw period of the live views while a run trains (see pages.ui.live: each redraw costs CPU)
 KEY_PLAY_RUN, KEY_GROUP, KEY_POINT = "play.run", "play.group", "play.point"
 
 

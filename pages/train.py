@@ -60,7 +60,7 @@ def live_panel(run_path, was_active: bool) -> None:
                           "–" if value is None else f"{value:.4g}")
         left, right = st.columns(2)
         with left:
-            version, running = (run.id, run.active, len(train)), run.state == "running"  # rebuilt at most every 2 s
+            version, running = (run.id, run.active, len(train)), run.state == "running"  # rebuilt at most every 3 s
             st.plotly_chart(live_figure("train.scores", version, lambda: viz.metric_curves(
                 train, title="Scores (against the true labels)"), throttle=running), key="train.scores")
             if "mixture_agreement" in last:

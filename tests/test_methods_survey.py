@@ -19,7 +19,7 @@ from deepclust_core.cli import main
 from deepclust_core.errors import InputError
 from deepclust_core.methods import create_method, list_methods
 from deepclust_core.methods._discriminative import bn_mlp, conditional_entropy, marginal_entropy, nearest_centre_logits
-from deepclust_core.methods.dac import curriculum_lambda, pair_loss, thresholds
+from deepclust_core.methods.dac import all_pairs_loss, curriculum_lambda, one_threshold, pair_loss, thresholds
 from deepclust_core.methods.den import group_norms
 from deepclust_core.methods.imsat import authors_init
 from deepclust_core.methods.depict import balanced_targets
@@ -135,6 +135,38 @@ def test_dac_thresholds_meet_and_only_confident_pairs_count():
     # pairs (0,1) same (sim 1), (0,2) (1,2) different (sim 0), (2,3) sim 0.8 and (0,3) (1,3) sim 0.6 left out
     assert selected.item() == pytest.approx(6 / 12)
     assert loss.item() == pytest.approx(-np.log(1 - 1e-7), abs=1e-5)
+
+
+def test_dac_authors_script_pairs_by_hand():
+    """The authors' MNIST script: one threshold 0.9 → 0.5, every pair, squared error; and the paper's selection
+    made from reference features (the images before augmentation) rather than the trained ones."""
+    assert one_threshold(1, 20) == pytest.approx(0.9) and one_threshold(21, 20) == pytest.approx(0.5)
+    assert one_threshold(11, 20) == pytest.approx(0.7)
+    features = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    target = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    # off-diagonal similarities 0.6, 0, 0.8 (each twice) against targets 1, 0, 0
+    assert all_pairs_loss(features, target).item() == pytest.approx((0.4 ** 2 + 0 + 0.8 ** 2) / 3)
+    reference = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    _, selected = pair_loss(features, 0.95, 0.455, reference)
+    assert selected.item() == pytest.approx(1.0)  # by the reference every pair is sure (1 or 0)
+    _, selected = pair_loss(features, 0.95, 0.455)
+    assert selected.item() == pytest.approx(2 / 6)  # by the features themselves only (0, 2) is: sim 0
+
+
+def test_dac_augmented_steps_fit_digits_above_kmeans(problems):
+    """Augmented images, their pairs chosen before augmentation, three steps per batch: above k-means on the 8×8
+    digits (square images), and refused with a clear message on rows that are not images."""
+    x, y, k = problems["digits"]
+    model = create_method("dac", n_clusters=k, batch_steps=3, epochs=10, random_state=0, device="cpu").fit(x, y)
+    assert model.resolved_params_["augment"] is True  # "auto": square images of 8×8 or more
+    kmeans = cluster_acc(y, KMeans(k, n_init=10, random_state=0).fit_predict(x))
+    assert cluster_acc(y, model.labels_) > kmeans
+    assert all("selected_pairs" in record for record in model.history_ if record.get("phase") == "train")
+    with pytest.raises(InputError, match="augment"):
+        create_method("dac", n_clusters=3, augment=True, device="cpu").fit(problems["anisotropic"][0])
+    table = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)  # 16 columns: not a 4×4 picture
+    small = create_method("dac", n_clusters=2, epochs=1, device="cpu").fit(table)
+    assert small.resolved_params_["augment"] is False and small.network_kind_ == "mlp"
 
 
 def test_depict_targets_and_den_group_norms_by_hand():

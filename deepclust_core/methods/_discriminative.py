@@ -84,12 +84,15 @@ class ConvNet(nn.Module):
 
 
 def choose_network(kind: str, n_features: int) -> Optional[Tuple[int, int]]:
-    """(side, channels) when a convolutional net is used, None for the MLP. ``kind``: auto, conv or mlp."""
+    """(side, channels) when a convolutional net is used, None for the MLP. ``kind``: auto (square images of at
+    least 8×8), conv (any square image) or mlp."""
     shape = dnn.image_side(n_features)
     if kind == "conv" and shape is None:
         raise InputError(f"network='conv' needs square grey (side²) or RGB (3·side²) images; rows of {n_features} "
                          f"features are not; use 'mlp' or 'auto'.")
-    return shape if kind in ("auto", "conv") else None
+    if kind == "auto":
+        return dnn.auto_image_side(n_features)
+    return shape if kind == "conv" else None
 
 
 def nearest_centre_logits(centres: np.ndarray, x: np.ndarray, sharpness: float = 2.0) -> Tuple[np.ndarray, np.ndarray]:
@@ -142,6 +145,13 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def _on_epoch_start(self, epoch: int) -> None:
         pass
 
+    def _start_batch(self, x: torch.Tensor, index: torch.Tensor) -> None:
+        """Before the steps on one minibatch (e.g. targets computed once for all of them)."""
+
+    def _steps_per_batch(self) -> int:
+        """Gradient steps taken on each minibatch (one, unless a method repeats them)."""
+        return 1
+
     def _modules(self) -> List[nn.Module]:
         return [self.network_]
 
@@ -155,7 +165,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     # public API --------------------------------------------------------------------------------
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         x_np, labels = self.check_input(X, y)
-        with self._auto_resolved(x_np, record=True):
+        with self._auto_resolved(x_np, record=True):  # "auto" parameters hold their values during the fit
             return self._fit_resolved(x_np, labels, callbacks)
 
     def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
@@ -202,7 +212,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def _train(self, x: torch.Tensor, labels, callbacks: _CallbackList) -> None:
         params = [p for module in self._modules() for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        n, batch = x.shape[0], self._effective_batch(x.shape[0])
+        n, batch, steps = x.shape[0], self._effective_batch(x.shape[0]), self._steps_per_batch()
         self.n_iter_ = 0
         for epoch in range(1, self.epochs + 1):
             self._on_epoch_start(epoch)
@@ -214,14 +224,16 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
             for i, begin in enumerate(starts):
                 end = starts[i + 1] if i + 1 < len(starts) else n
                 index = order[begin:end]
-                terms = self._batch_loss(x, index)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0.0) + value.detach() * index.shape[0]
+                self._start_batch(x, index)
+                for _ in range(steps):
+                    terms = self._batch_loss(x, index)
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["loss"].backward()
+                    optimizer.step()
+                    for key, value in terms.items():
+                        sums[key] = sums.get(key, 0.0) + value.detach() * index.shape[0]
             self.n_iter_ = epoch
-            metrics = {key: float(value) / n for key, value in sums.items()}
+            metrics = {key: float(value) / (n * steps) for key, value in sums.items()}
             if not all(math.isfinite(v) for v in metrics.values()):
                 bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
                 raise TrainingError(f"Training diverged at epoch {epoch}: {bad}. Try a lower lr.")

@@ -13,6 +13,13 @@ features are unit-length and non-negative, l_i · l_j = 1 forces one-hot-like fe
 argmax_k l_ik. The logits pass through batch norm before the softmax, as in the paper's networks, so a fresh
 network already spreads its label features (a uniform output would make every pair "same").
 
+The authors' released MNIST script (``MNIST/mnist.py`` of vector-1127/DAC) trains differently from the paper's
+text, and ``pairs="one_threshold"``, ``augment`` and ``batch_steps`` reproduce its three differences: every pair
+is used, with target 1 when g_ij > t and 0 otherwise, t = 0.9 in the first epoch and lowered by 0.4 / epochs
+after each (squared error instead of cross-entropy, nothing left out); the targets come from the images as they
+are, the steps train on random shifts and rotations of them (the script also zooms by ±5 %); and each group of images is trained on five
+times before the next. Its network is a deeper all-convolutional one trained with RMSprop (not reproduced).
+
 Network: a small convolutional net for square images (the paper uses a deeper all-convolutional one), an MLP
 with batch norm for other rows. The start is the randomly initialised network.
 """
@@ -25,11 +32,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..params import param
+from .. import nn as dnn
+from ..errors import InputError
+from ..params import AUTO, param
 from ._discriminative import ConvNet, DiscriminativeClusterer, bn_mlp, choose_network
 from .base import register_method
 
 UPPER_START, LOWER_START, LOWER_SLOPE = 0.95, 0.455, 0.1
+ONE_START, ONE_END = 0.9, 0.5  # the authors' MNIST script: one threshold, from 0.9 towards 0.5
 
 
 def thresholds(lam: float) -> Tuple[float, float]:
@@ -42,21 +52,36 @@ def curriculum_lambda(rounds: int, step: float) -> float:
     return step * rounds * (rounds + 1) / 2.0
 
 
-def pair_loss(features: torch.Tensor, upper: float, lower: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def one_threshold(epoch: int, epochs: int) -> float:
+    """The authors' MNIST script's threshold in ``epoch`` (1-based): 0.9, lowered by 0.4 / epochs after each."""
+    return ONE_START - (ONE_START - ONE_END) * (epoch - 1) / max(1, epochs)
+
+
+def pair_loss(features: torch.Tensor, upper: float, lower: float,
+              reference: torch.Tensor = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Mean binary cross-entropy over the selected pairs i ≠ j, and the fraction of pairs selected.
 
-    ``features`` are unit-length label features (B, K). Pairs with similarity in [lower, upper) are left out.
+    ``features`` are unit-length label features (B, K). Pairs with similarity in [lower, upper) are left out;
+    the similarity that selects them is that of ``reference`` features when given (the same images before
+    augmentation), else of ``features``.
     """
     similarity = (features @ features.T).clamp(1e-7, 1.0 - 1e-7)
     off_diagonal = ~torch.eye(features.shape[0], dtype=torch.bool, device=features.device)
     with torch.no_grad():
-        same = (similarity >= upper) & off_diagonal
-        different = (similarity < lower) & off_diagonal
+        chosen_by = similarity if reference is None else reference @ reference.T
+        same = (chosen_by >= upper) & off_diagonal
+        different = (chosen_by < lower) & off_diagonal
         selected = same | different
     losses = -torch.where(same, torch.log(similarity), torch.log1p(-similarity))
     count = selected.sum()
     loss = (losses * selected).sum() / count.clamp_min(1)
     return loss, count.float() / off_diagonal.sum()
+
+
+def all_pairs_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between the similarities of every pair i ≠ j and their 0/1 targets (authors' script)."""
+    off_diagonal = ~torch.eye(features.shape[0], dtype=torch.bool, device=features.device)
+    return ((features @ features.T - target) ** 2)[off_diagonal].mean()
 
 
 @register_method("dac")
@@ -71,6 +96,17 @@ class DAC(DiscriminativeClusterer):
     lr: float = param(0.001, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
     threshold_step: float = param(0.0099, "s: after e rounds λ = s·e(e+1)/2, u(λ) = 0.95 − λ, l(λ) = 0.455 + 0.1 λ "
                                           "(authors' code: 1.1 × 0.009).", low=0.0, low_inclusive=False, high=0.5)
+    pairs: str = param("two_thresholds", "Which pairs train, and how: two_thresholds (the paper: g ≥ u(λ) same, "
+                                         "g < l(λ) different, the rest left out; cross-entropy) or one_threshold "
+                                         "(the authors' MNIST script: every pair, target g > t, t from 0.9 down "
+                                         "towards 0.5 over the epochs; squared error).",
+                       choices=("two_thresholds", "one_threshold"))
+    augment: bool = param(AUTO, "Train on random shifts (up to 10 %) and rotations (up to 10°) of each batch, "
+                                "its pairs chosen from the images as they are (square images only; the authors' "
+                                "MNIST script); auto: on for square images of at least 8×8.")
+    batch_steps: int = param(1, "Gradient steps on each minibatch's pairs (new augmentations each time); the "
+                                "authors' MNIST script trains five times on every 1,000 images.", low=1, high=100,
+                             advanced=True)
     network: str = param("auto", "auto: convolutional for square images, else an MLP.",
                          choices=("auto", "conv", "mlp"))
     conv_channels: Tuple[int, ...] = param((32, 64), "Channels of the 3×3 convolution blocks (conv net).", low=1,
@@ -80,6 +116,9 @@ class DAC(DiscriminativeClusterer):
 
     def _check_method_params(self, x) -> None:
         choose_network(self.network, x.shape[1])  # network='conv' on rows that are not square images: InputError
+        if self.augment and dnn.image_side(x.shape[1]) is None:
+            raise InputError(f"augment shifts and rotates images, but rows of {x.shape[1]} features are not square "
+                             f"images (side² or 3·side²); set augment=False.")
 
     def _build(self, x_np, x, labels) -> None:
         image = choose_network(self.network, x_np.shape[1])
@@ -93,23 +132,53 @@ class DAC(DiscriminativeClusterer):
         self.network_kind_ = "conv" if image is not None else "mlp"
         self.lambda_ = 0.0
         self.upper_, self.lower_ = thresholds(0.0)
+        self.threshold_ = one_threshold(1, self.epochs)
+        self.image_shape_ = dnn.image_side(x_np.shape[1]) if self.augment else None
+        self.reference_ = None
 
     def _on_epoch_start(self, epoch: int) -> None:
         self.lambda_ = curriculum_lambda(epoch - 1, self.threshold_step)
         self.upper_, self.lower_ = thresholds(self.lambda_)
+        self.threshold_ = one_threshold(epoch, self.epochs)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(torch.softmax(self.network_(x), 1), dim=1)
+
+    def _start_batch(self, x, index) -> None:
+        """The batch's label features before any step and augmentation: they choose (and label) the pairs of
+        every step on it, when the images are augmented or several steps are taken."""
+        self.reference_ = None
+        if self.augment or self.batch_steps > 1 or self.pairs == "one_threshold":
+            with torch.no_grad():
+                self.reference_ = self._features(x[index])
+
+    def _steps_per_batch(self) -> int:
+        return self.batch_steps
 
     def _latent(self, x: torch.Tensor) -> torch.Tensor:
         """The unit-length label features l_i."""
         return F.normalize(torch.softmax(self._logits(x), 1), dim=1)
 
     def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
-        features = F.normalize(torch.softmax(self.network_(x[index]), 1), dim=1)
-        loss, selected = pair_loss(features, self.upper_, self.lower_)
+        images = x[index]
+        if self.image_shape_ is not None:
+            images = dnn.random_affine(images, *self.image_shape_, generator=self.generator_)
+        features = self._features(images)
+        if self.pairs == "one_threshold":
+            similar = (self.reference_ @ self.reference_.T > self.threshold_).float()
+            off_diagonal = 1.0 - torch.eye(similar.shape[0], device=similar.device)
+            return {"loss": all_pairs_loss(features, similar),
+                    "same_pairs": (similar * off_diagonal).sum() / off_diagonal.sum()}
+        loss, selected = pair_loss(features, self.upper_, self.lower_, self.reference_)
         return {"loss": loss, "selected_pairs": selected}
 
     def _epoch_diagnostics(self) -> Dict[str, float]:
+        if self.pairs == "one_threshold":
+            return {"threshold": self.threshold_}
         return {"upper": self.upper_, "lower": self.lower_}
 
     def _schedule_done(self, epoch: int) -> bool:
+        if self.pairs == "one_threshold":
+            return False  # the threshold only moves towards 0.5: all epochs run
         upper, lower = thresholds(curriculum_lambda(epoch, self.threshold_step))
         return upper < lower  # the next epoch's thresholds would cross: the curriculum is over

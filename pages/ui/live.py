@@ -20,8 +20,8 @@ PREVIEW_MAX_POINTS = 5_000
 # While a run trains, its data and latent views draw at most this many points (a fixed subset; all of the
 # snapshot's once it ends) and are rebuilt at most every LIVE_FIGURE_SECONDS. Every chart that changes costs the
 # browser a redraw (0.25-0.5 s of CPU each without a GPU), on the cores the run trains on.
-LIVE_MAX_POINTS = 1_000
-LIVE_FIGURE_SECONDS = 2.0
+LIVE_MAX_POINTS = 500
+LIVE_FIGURE_SECONDS = 3.0
 KEY_FIGURES, KEY_SHOWN = "live.figures", "live.shown"
 
 
@@ -180,8 +180,11 @@ def run_panels(run: store.Run, key: str, compact: bool = False) -> Optional[int]
 
 
 def point_details(run: store.Run, row: int) -> None:
-    """A clicked point: its graph neighbours, its γ, its reconstruction (a point or an image)."""
-    snapshot = latest_snapshot(run)
+    """A clicked point: its graph neighbours, its γ, its reconstruction (a point or an image), from the snapshot
+    the views show (every snapshot of a run holds the same rows)."""
+    shown = st.session_state.get(KEY_SHOWN, {}).get(run.id)
+    snapshot = readers.snapshot(run, shown[0]) if shown is not None else None
+    snapshot = snapshot if snapshot is not None else latest_snapshot(run)
     if snapshot is None or row >= len(snapshot["index"]):
         return
     data_row = int(snapshot["index"][row])

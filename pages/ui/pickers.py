@@ -4,7 +4,7 @@ on another page), run groups (comparisons, sweeps) and their picker, a run's tit
 Runs are :class:`deepclust_core.store.Run` records read from disk; reading never starts anything."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import streamlit as st
 
@@ -92,6 +92,20 @@ def group_runs(prefix: str) -> Dict[str, List[store.Run]]:
         if isinstance(group, str) and group.startswith(prefix):
             groups.setdefault(group, []).append(run)
     return dict(sorted(groups.items(), key=lambda item: item[0], reverse=True))
+
+
+def group_section(prefix: str, key: str, label: str, describe: Callable[[str, List[store.Run]], str],
+                  empty: str) -> Optional[Tuple[str, List[store.Run]]]:
+    """Below a group page's Start button: its last error (``{key}.error``), then a picker over the groups
+    starting with ``prefix`` (``empty`` when there are none, and None); (group id, its runs) of the choice."""
+    if st.session_state.get(f"{key}.error"):
+        st.error(st.session_state[f"{key}.error"])
+    groups = group_runs(prefix)
+    if not groups:
+        st.info(empty)
+        return None
+    group = pick_group(groups, key, label, describe)
+    return group, groups[group]
 
 
 def pick_group(groups: Dict[str, List[store.Run]], key: str, label: str,
