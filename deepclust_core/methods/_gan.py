@@ -21,13 +21,11 @@ from torch import nn
 from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
-from ..params import param
+from ..params import AUTO, param
 from .base import BaseClusterer, _CallbackList
 
 # A generator loss this many nats above its start, for the last epochs, means the discriminator has won.
 DIVERGED_G_LOSS = 10.0
-UPDATES_AUTO = 20_000  # minibatch updates the automatic epoch count aims at
-EPOCHS_AUTO = (20, 300)
 
 
 def gan_mlp(dims: Sequence[int], batch_norm: bool, leaky: bool) -> nn.Sequential:
@@ -86,12 +84,14 @@ class GANClusterer(BaseClusterer):
     """Hyperparameters and training loop every GAN clusterer shares."""
 
     noise_dim: int = param(62, "Dimension of the generator's noise z.", low=1, high=4096)
-    hidden_dims: Tuple[int, ...] = param((1000, 500), "Discriminator hidden layer sizes (the generator mirrors "
-                                         "them from the noise up).", low=1)
+    hidden_dims: Tuple[int, ...] = param(AUTO, "Discriminator hidden layer sizes (the generator mirrors them from "
+                                         "the noise up); auto: 64-64 for up to 50 features, the papers' 1000-500 "
+                                         "beyond.", low=1)
     batch_norm: bool = param(True, "Batch normalisation in both networks (the papers' choice). The "
                              "discriminator's statistics are recomputed on real data before it predicts.")
-    epochs: int = param(0, "Training epochs; 0 = automatic: about 20,000 minibatch updates, between 20 and 300 "
-                        "epochs (a rule on the data's size).", low=0, high=100000)
+    epochs: int = param(AUTO, "Training epochs; auto (or 0): about 20,000 minibatch updates for more than 50 "
+                        "features, 4,000 for fewer, between 20 and 300 epochs (a rule on the data's size).", low=0,
+                        high=100000)
     batch_size: int = param(100, "Minibatch size (real and generated).", low=2)
     lr_d: float = param(2e-4, "Adam learning rate of the discriminator.", low=0.0, low_inclusive=False, log=True)
     lr_g: float = param(2e-4, "Adam learning rate of the generator.", low=0.0, low_inclusive=False, log=True)
@@ -123,12 +123,13 @@ class GANClusterer(BaseClusterer):
         raise NotImplementedError
 
     # -- sizes ---------------------------------------------------------------------------------------
-    def resolved_epochs(self, n_samples: int) -> int:
-        """``epochs``, or the automatic rule: ~20,000 updates clipped to [20, 300] epochs."""
-        if self.epochs:
+    def resolved_epochs(self, x: np.ndarray) -> int:
+        """``epochs``, or (0, or "auto" outside a fit) the automatic rule of :func:`deepclust_core.defaults.gan_epochs`."""
+        from ..defaults import DataStats, gan_epochs
+
+        if isinstance(self.epochs, int) and self.epochs > 0:
             return self.epochs
-        per_epoch = max(1, math.ceil(n_samples / self.batch_size))
-        return int(np.clip(math.ceil(UPDATES_AUTO / per_epoch), *EPOCHS_AUTO))
+        return gan_epochs(DataStats.of(x, self.n_clusters), {"batch_size": self.batch_size})
 
     def _check_method_params(self, x: np.ndarray) -> None:
         if self.batch_size > x.shape[0]:
@@ -149,11 +150,15 @@ class GANClusterer(BaseClusterer):
     def fit(self, X, y=None, callbacks: Optional[Sequence[Callback]] = None):
         """Train the GAN on X; ``y`` is optional and only used to report ACC/NMI/ARI per epoch."""
         x_np, labels = self.check_input(X, y)
+        with self._auto_resolved(x_np, record=True):
+            return self._fit_resolved(x_np, labels, callbacks)
+
+    def _fit_resolved(self, x_np: np.ndarray, labels, callbacks):
         callbacks, self.torch_rng_, started = self._start_fit(x_np, callbacks)  # (generator_ would mean G here)
         self.output_ = self._output_activation(x_np)
         self.n_iter_ = 0
         x = torch.as_tensor(x_np, device=self.device_)
-        self.epochs_ = self.resolved_epochs(x.shape[0])
+        self.epochs_ = self.resolved_epochs(x_np)
         callbacks.fit_start(self, {"n_samples": x.shape[0], "device": str(self.device_)})
         self._build(self.n_features_in_)
         self._train(x, labels, callbacks)

@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..metrics import evaluate
 from ..params import param
 from ._discriminative import kmeans_start
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 from .dec import reconstruction_error
 
 
@@ -39,7 +39,7 @@ def group_norms(z: torch.Tensor, n_groups: int) -> torch.Tensor:
 
 @register_method("den")
 @dataclass(eq=False, repr=False)
-class DEN(DeepClusterer):
+class DEN(AutoDeepClusterer):
     """Deep Embedding Network: autoencoder + locality-preserving + group-sparsity losses, then k-means."""
 
     epochs: int = param(50, "Fine-tuning epochs after pretraining.", low=1, high=100000)

@@ -31,9 +31,9 @@ from torch.nn import functional as F
 from .. import nn as dnn
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
-from ..params import param
+from ..params import AUTO, param
 from ._discriminative import kmeans_start, nearest_centre_logits
-from .base import DeepClusterer, register_method, seed_everything
+from .base import AutoDeepClusterer, register_method, seed_everything
 
 
 class _ToImage(nn.Module):
@@ -124,7 +124,7 @@ def balanced_targets(p: torch.Tensor, rule: str = "code") -> torch.Tensor:
 
 @register_method("depict")
 @dataclass(eq=False, repr=False)
-class DEPICT(DeepClusterer):
+class DEPICT(AutoDeepClusterer):
     """DEPICT: soft-max clustering on a denoising (conv) autoencoder, balanced relative-entropy targets."""
 
     epochs: int = param(50, "Clustering epochs after pretraining.", low=1, high=100000)
@@ -136,8 +136,9 @@ class DEPICT(DeepClusterer):
                                  "4, else an MLP (hidden_dims).", choices=("auto", "conv", "mlp"))
     conv_channels: Tuple[int, ...] = param((32, 64), "Channels of the two stride-2 convolutions.", low=1,
                                            advanced=True)
-    dropout: float = param(0.1, "Corruption of the noisy pathway: dropout rate on the input and every hidden "
-                                "layer.", low=0.0, high=0.9)
+    dropout: float = param(AUTO, "Corruption of the noisy pathway: dropout rate on the input and every hidden "
+                                 "layer; auto: the paper's 0.1 for more than 50 features (pixels), 0 for fewer "
+                                 "(dropping one of a handful of features is not small noise).", low=0.0, high=0.9)
     recon_weight: float = param(1.0, "Weight of the reconstruction losses beside the clustering loss.", low=0.0)
     layer_weight: float = param(0.1, "Weight of each hidden layer's reconstruction loss relative to the output's "
                                      "(authors' code: 0.1).", low=0.0, advanced=True)

@@ -29,7 +29,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from ..params import param
+from ..params import AUTO, param
 from ._discriminative import (DiscriminativeClusterer, bn_mlp, conditional_entropy, kth_neighbour_distance,
                               marginal_entropy, softmax_kl)
 from .base import register_method
@@ -55,8 +55,9 @@ class IMSAT(DiscriminativeClusterer):
     """IMSAT: RIM on a network, with assignments made invariant to virtual adversarial perturbations."""
 
     # Not called hidden_dims: a dataset recipe's autoencoder architecture (e.g. MNIST's 500-500-2000) is not IMSAT's.
-    hidden_layers: Tuple[int, ...] = param((1200, 1200), "Hidden layers of the network (paper: 1200-1200, batch "
-                                                         "norm, ReLU).", low=1)
+    hidden_layers: Tuple[int, ...] = param(AUTO, "Hidden layers of the network (batch norm, ReLU); auto: the "
+                                                 "paper's 1200-1200 for more than 50 features, 256-256 for fewer.",
+                                           low=1)
     epochs: int = param(50, "Training epochs (paper: 50).", low=1, high=100000)
     batch_size: int = param(250, "Minibatch size (paper: 250); H(Y) is estimated on each batch.", low=2)
     lr: float = param(0.002, "Adam learning rate (paper: 0.002).", low=0.0, low_inclusive=False, log=True)

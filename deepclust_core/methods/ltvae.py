@@ -26,12 +26,12 @@ from ..errors import InputError
 from ..metrics import evaluate
 from ..params import param
 from ._latent_tree import LatentTreePrior, independent_facets, split_dimensions
-from .base import DeepClusterer, register_method
+from .base import AutoDeepClusterer, register_method
 
 
 @register_method("ltvae")
 @dataclass(eq=False, repr=False)
-class LTVAE(DeepClusterer):
+class LTVAE(AutoDeepClusterer):
     """Latent-tree VAE: several partitions (facets), each on its own latent dimensions."""
 
     n_facets: int = param(2, "Facets: groups of latent dimensions, each with its own partition of the data.",
@@ -189,7 +189,7 @@ class LTVAE(DeepClusterer):
     def _prior_draws(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n draws of z from the latent tree (ancestral sampling along the chain)."""
         tree = self.prior_tree_
-        z = np.zeros((n, self.latent_dim), dtype=np.float64)
+        z = np.zeros((n, int(self._effective("latent_dim"))), dtype=np.float64)
         parent = np.zeros(n, dtype=np.int64)
         for b in range(tree.n_facets):
             links = tree.log_links(b).detach().exp().cpu().numpy()
