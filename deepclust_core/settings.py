@@ -11,6 +11,8 @@ variable                    meaning                                             
 ``DEEPCLUST_CACHE``         root of the pretrained-autoencoder cache              ``~/.cache/deepclust``
 ``DEEPCLUST_OFFLINE``       never download anything (boolean)                     off
 ``DEEPCLUST_MAX_JOBS``      runs that train at once on this machine (>= 1)        1
+``DEEPCLUST_WORKER_NICE``   how much a training worker yields the CPU to the      10
+                            app and the browser (``nice`` increment, 0-19)
 ``DEEPCLUST_SERVER_PATHS``  the app may read data files by server path (boolean)  off
 ``DEEPCLUST_MAX_UPLOAD_MB`` largest upload the app accepts, in MB                 200
 ``DEEPCLUST_MAX_DATA_MB``   largest data a user file may hold once decompressed   1000
@@ -43,6 +45,7 @@ DATA_ENV = "DEEPCLUST_DATA"
 CACHE_ENV = "DEEPCLUST_CACHE"
 OFFLINE_ENV = "DEEPCLUST_OFFLINE"
 MAX_JOBS_ENV = "DEEPCLUST_MAX_JOBS"
+WORKER_NICE_ENV = "DEEPCLUST_WORKER_NICE"
 SERVER_PATHS_ENV = "DEEPCLUST_SERVER_PATHS"
 MAX_UPLOAD_ENV = "DEEPCLUST_MAX_UPLOAD_MB"
 MAX_DATA_ENV = "DEEPCLUST_MAX_DATA_MB"
@@ -54,6 +57,7 @@ RAY_ADDRESS_ENV = "DEEPCLUST_RAY_ADDRESS"
 RAY_STANDARD_ENV = "RAY_ADDRESS"
 
 DEFAULT_MAX_JOBS = 1
+DEFAULT_WORKER_NICE = 10
 DEFAULT_MAX_UPLOAD_MB = 200.0  # keep equal to server.maxUploadSize in .streamlit/config.toml
 DEFAULT_MAX_DATA_MB = 1000.0  # MNIST's 70,000 x 784 is 55 MB as uint8, 220 MB as float32
 DEFAULT_MAX_CELLS = 100_000_000
@@ -81,8 +85,8 @@ def env_bool(name: str, default: bool) -> bool:
     raise InputError(f"{name} must be one of {'/'.join(_TRUE)} or {'/'.join(_FALSE)}; got {raw[:40]!r}.")
 
 
-def env_int(name: str, default: int, low: Optional[int] = None) -> int:
-    """A whole-number variable (at least ``low`` when given); unset or empty gives ``default``."""
+def env_int(name: str, default: int, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """A whole-number variable (between ``low`` and ``high`` when given); unset or empty gives ``default``."""
     raw = _raw(name)
     if not raw:
         return default
@@ -92,6 +96,8 @@ def env_int(name: str, default: int, low: Optional[int] = None) -> int:
         raise InputError(f"{name} must be a whole number; got {raw[:40]!r}.") from None
     if low is not None and value < low:
         raise InputError(f"{name} must be at least {low}; got {value}.")
+    if high is not None and value > high:
+        raise InputError(f"{name} must be at most {high}; got {value}.")
     return value
 
 
@@ -143,6 +149,12 @@ def offline() -> bool:
 def max_jobs() -> int:
     """``$DEEPCLUST_MAX_JOBS`` (>= 1), else 1."""
     return env_int(MAX_JOBS_ENV, DEFAULT_MAX_JOBS, low=1)
+
+
+def worker_nice() -> int:
+    """``$DEEPCLUST_WORKER_NICE`` (0-19), else 10: the ``nice`` increment of a training worker process, so that
+    the app's server and the browser get the CPU first when they need it (a click while a run trains)."""
+    return env_int(WORKER_NICE_ENV, DEFAULT_WORKER_NICE, low=0, high=19)
 
 
 def server_paths_allowed() -> bool:

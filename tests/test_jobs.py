@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from deepclust_core import InputError, jobs, store
+from deepclust_core import InputError, jobs, settings, store
 from deepclust_core.store import states
 from tests.waiting import WAIT, wait_for
 
@@ -57,6 +57,8 @@ def test_submit_returns_at_once_and_a_separate_process_trains(tmp_path):
     assert run.status["pid"] == status["pid"]  # the worker recorded itself
     assert run.result["acc"] is not None
     assert "finished" in (run_dir / "log.txt").read_text()
+    # It trained at a lower CPU priority than this process (DEEPCLUST_WORKER_NICE, default 10; at most 19).
+    assert f"cpu priority: nice {min(19, os.nice(0) + 10)}" in (run_dir / "log.txt").read_text()
 
 
 def test_queue_limit_holds_and_drains_oldest_first_without_the_app(tmp_path):
@@ -168,6 +170,16 @@ def test_max_jobs_setting(monkeypatch):
         monkeypatch.setenv("DEEPCLUST_MAX_JOBS", bad)
         with pytest.raises(InputError, match="DEEPCLUST_MAX_JOBS"):
             jobs.max_jobs()
+
+
+def test_worker_nice_setting(monkeypatch):
+    assert settings.worker_nice() == 10
+    monkeypatch.setenv("DEEPCLUST_WORKER_NICE", "0")
+    assert settings.worker_nice() == 0
+    for bad in ("-1", "20", "high"):
+        monkeypatch.setenv("DEEPCLUST_WORKER_NICE", bad)
+        with pytest.raises(InputError, match="DEEPCLUST_WORKER_NICE"):
+            settings.worker_nice()
 
 
 def test_a_bad_max_jobs_setting_changes_nothing(tmp_path, monkeypatch):
