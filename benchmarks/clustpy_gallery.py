@@ -38,7 +38,7 @@ from deepclust_core.metrics import evaluate
 from .common import RESULTS, record, seeds_arg
 from .gallery import summary
 
-METHODS = ("VaDE", "DEC", "IDEC", "DCN", "DKM")
+METHODS = ("VaDE", "DEC", "IDEC", "DCN", "DKM", "DEN")
 TARGET = RESULTS / "gallery-clustpy.json"
 
 CLUSTPY_SNIPPET = """
