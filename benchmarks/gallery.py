@@ -94,7 +94,8 @@ def merge_table() -> None:
             continue
         if payload.get("superseded_by"):  # kept for the before/after in RESULTS, no longer the method's rows
             continue
-        rows.extend(payload["runs"])
+        gone = set(payload.get("superseded_methods", []))  # a file whose rows for these methods were re-measured
+        rows.extend(row for row in payload["runs"] if row.get("method") not in gone)
     table = summary(rows)
     text = markdown(table)
     (RESULTS / "gallery.md").write_text(

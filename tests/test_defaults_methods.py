@@ -35,6 +35,8 @@ def test_small_networks_and_step_budgets_on_2000_points():
     assert steps(2000, *(lambda r: (r["batch_size"], r["epochs"]))(resolve(create_method("ltvae"), POINTS))) == 2000
     assert create_method("den").epochs == 50 and create_method("depict").lr == 0.0001  # their papers' schedules
     assert resolve(create_method("depict", n_clusters=2), POINTS)["dropout"] == 0.0  # one of 2 coordinates is no noise
+    assert resolve(create_method("den", n_clusters=2), POINTS)["lr"] == 0.001  # a tenth of the pretraining 0.01
+    assert resolve(create_method("den", n_clusters=2, pretrain_lr=0.02), POINTS)["lr"] == 0.002
 
 
 @pytest.mark.parametrize("n", [10000, 70000])
@@ -49,7 +51,7 @@ def test_images_keep_the_papers_networks_and_schedules(n):
     assert gan["epochs"] == int(np.clip(math.ceil(GAN_UPDATES_WIDE / math.ceil(n / 100)), 20, 300))  # as before
     # With the MNIST recipe DEN, DEPICT and LTVAE resolve only what the recipe leaves open, to the old values
     # (λ is unused by a Bernoulli likelihood).
-    for name, old in (("den", {}), ("depict", {}), ("ltvae", {"batch_size": 100, "lr": 0.002})):
+    for name, old in (("den", {"lr": 0.0001}), ("depict", {}), ("ltvae", {"batch_size": 100, "lr": 0.002})):
         params = resolve_params("mnist", name, {"epochs": 20} if name == "ltvae" else {})
         auto = resolve(create_method(name, **params), images)
         assert set(auto) <= {"lam", "batch_size", "lr", "dropout"} and {k: auto[k] for k in old} == old

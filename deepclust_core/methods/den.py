@@ -26,7 +26,7 @@ import torch
 from .. import graph as dgraph
 from ..errors import InputError
 from ..metrics import evaluate
-from ..params import param
+from ..params import AUTO, param
 from ._discriminative import kmeans_start
 from .base import AutoDeepClusterer, register_method
 from .dec import reconstruction_error
@@ -44,7 +44,8 @@ class DEN(AutoDeepClusterer):
 
     epochs: int = param(50, "Fine-tuning epochs after pretraining.", low=1, high=100000)
     batch_size: int = param(256, "Minibatch size.", low=1)
-    lr: float = param(0.0001, "Adam learning rate of the fine-tuning.", low=0.0, low_inclusive=False, log=True)
+    lr: float = param(AUTO, "Adam learning rate of the fine-tuning; auto: a tenth of the pretraining rate (the "
+                            "paper's 1e-4 after 1e-3 on MNIST).", low=0.0, low_inclusive=False, log=True)
     lr_decay: float = param(1.0, "Learning-rate factor every lr_decay_every epochs (1 = constant).", low=0.0,
                             high=1.0, advanced=True)
     locality_weight: float = param(1.0, "α: weight of the locality-preserving loss Σ_j w_ij ‖z_i − z_j‖².",
