@@ -1,6 +1,6 @@
 """The app's speed in a real browser (Debian's Chromium): the first Playground draw, the time a click takes to
-update the page while a run trains, and the default moons DGG run trained from the app against the same run
-from the CLI (one process, and with torch's threads set to 1 and to 2, the cause of the app's old slowdown).
+update the page while a run trains, and the default moons DGG run trained from the app (watched, and with the tab
+left while it trains) against the same run from the CLI (one process, and with torch's threads set to 1 and to 2, the cause of the app's old slowdown).
 
     python -m benchmarks.app_speed [--clicks 7] [--skip-cli]
 
@@ -93,6 +93,8 @@ def _processes() -> Dict[int, tuple]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
+        if fields[0] == "Z":  # an exited worker not yet reaped: its time is no longer anyone's
+            continue
         table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
     return table
 
@@ -156,6 +158,30 @@ def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) ->
             "worker_threads_line": next((line for line in log.splitlines() if line.startswith("threads:")), None)}
 
 
+def _app_run_unwatched(browser, url: str, runs_dir: Path, server_pid: int) -> dict:
+    """The same run started from the Playground, the tab then left for about:blank until it ends: what the app
+    costs with nobody drawing its live views."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1400})
+    page.goto(url)
+    page.wait_for_function(DATA_CHART, timeout=120_000)
+    known = {run.id for run in store.list_runs(runs_dir)}
+    before, worker_cpu = _cpu_split(server_pid), 0.0
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Start", exact=True).click()
+    while not [run for run in store.list_runs(runs_dir) if run.id not in known]:
+        time.sleep(0.2)
+    page.goto("about:blank")
+    run_dir = next(run for run in store.list_runs(runs_dir) if run.id not in known).path
+    while store.load_run(run_dir).active:
+        worker_cpu = max(worker_cpu, _cpu_split(server_pid)["worker"])
+        time.sleep(0.5)
+    after = _cpu_split(server_pid)
+    page.close()
+    run = store.load_run(run_dir)
+    return {"app_run_unwatched_seconds": run.result.get("seconds"), "app_run_unwatched_acc": run.result.get("acc"),
+            "cpu_seconds_unwatched": {"browser": after["browser"] - before["browser"],
+                                      "server": after["server"] - before["server"], "worker": worker_cpu}}
+
+
 def _cli_run(threads: int) -> dict:
     """The same run from the CLI, from nothing like the app's: an empty pretraining cache of its own (a cached
     autoencoder would skip the pretraining the app's run does)."""
@@ -193,6 +219,7 @@ def main() -> None:
                 if launcher == "streamlit run app.py":
                     figures.update(draws)
                     figures.update(_app_run(browser, url, runs_dir, args.clicks, process.pid))
+                    figures.update(_app_run_unwatched(browser, url, runs_dir, process.pid))
             finally:
                 for run in store.list_runs(runs_dir):
                     if run.active:
