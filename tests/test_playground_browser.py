@@ -115,7 +115,7 @@ def click_a_point(page):
                                    && p._fullLayout.xaxis.title.text === 'x1');
         const trace = gd._fullData.find(t => (t.name || '').startsWith('cluster'));
         const L = gd._fullLayout, box = gd.getBoundingClientRect();
-        return {x: box.left + L._size.l + L.xaxis.l2p(trace.x[0]), y: box.top + L._size.t + L.yaxis.l2p(trace.y[0])};
+        return {x: box.left + L.xaxis._offset + L.xaxis.l2p(trace.x[0]), y: box.top + L.yaxis._offset + L.yaxis.l2p(trace.y[0])};
     }""")
     page.mouse.click(where["x"], where["y"])
 

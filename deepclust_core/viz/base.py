@@ -19,6 +19,9 @@ SCORE_KEYS = ("acc", "nmi", "ari") + MIXTURE_DIAGNOSTICS  # the diagnostics draw
 LOSS_TERMS = ("loss", "recon", "kl_z", "kl_c", "entropy")
 WITHIN_COLOR = "rgba(120,120,120,0.35)"
 CROSSING_COLOR = "rgba(214,39,40,0.85)"
+# Point clouds keep equal units on both axes; a legend at the side would take the width of a narrow column from the
+# plot, so it lies in a row above it.
+LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, itemsizing="constant")
 PALETTE = qualitative.Plotly + qualitative.Dark24 + qualitative.Light24
 
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import CROSSING_COLOR, PALETTE, WITHIN_COLOR, scatter_class, two_columns
+from .base import CROSSING_COLOR, LEGEND_ABOVE, PALETTE, WITHIN_COLOR, scatter_class, two_columns
 from .points import _edge_segments, cluster_traces, graph_edges, marker_size
 
 REGION_OPACITY = 0.22
@@ -111,9 +111,10 @@ def data_view(x: np.ndarray, predicted: Optional[np.ndarray] = None, *, grid_lab
                                  marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
     figure = go.Figure(traces)
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                         xaxis_title="x1", yaxis_title="x2", legend=dict(itemsizing="constant"),
+                         xaxis_title="x1", yaxis_title="x2", legend=LEGEND_ABOVE,
                          uirevision="data", clickmode="event+select")
-    figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(constrain="domain")  # equal units: shrink the plot, never pad the data's range
+    figure.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
@@ -146,9 +147,10 @@ def latent_view(latent: np.ndarray, predicted: Optional[np.ndarray] = None, *,
     axis = ("z1", "z2") if latent.shape[1] <= 2 else ("PC1 of the latent", "PC2 of the latent")
     figure = go.Figure(traces)
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                         xaxis_title=axis[0], yaxis_title=axis[1], legend=dict(itemsizing="constant"),
+                         xaxis_title=axis[0], yaxis_title=axis[1], legend=LEGEND_ABOVE,
                          uirevision="latent")
-    figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(constrain="domain")  # equal units: shrink the plot, never pad the data's range
+    figure.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
@@ -178,7 +180,8 @@ def neighbour_view(x: np.ndarray, point: int, neighbors: np.ndarray, weights: Op
                                     name="its reconstruction g(μ(x))", line=dict(color="black", dash="dot"),
                                     marker=dict(symbol=["star", "diamond"], size=[1, 12], color="black")))
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=dict(itemsizing="constant"))
-    figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(constrain="domain")  # equal units: shrink the plot, never pad the data's range
+    figure.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 

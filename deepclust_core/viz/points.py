@@ -7,7 +7,7 @@ from typing import List, Mapping, Optional, Tuple
 import numpy as np
 import plotly.graph_objects as go
 
-from .base import (PALETTE, CROSSING_COLOR, WITHIN_COLOR, ellipse, label_colours, scatter_class, subsample_index,
+from .base import (PALETTE, CROSSING_COLOR, LEGEND_ABOVE, WITHIN_COLOR, ellipse, label_colours, scatter_class, subsample_index,
                    two_columns)
 
 
@@ -72,9 +72,10 @@ def latent_scatter(latent: np.ndarray, labels: Optional[np.ndarray] = None, *,
     if gmm is not None and np.asarray(gmm["means"]).shape[-1] == 2:
         figure.add_traces(gmm_traces(gmm, n_sigma, colour_of=component_colours))
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                         xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend=dict(itemsizing="constant"),
+                         xaxis_title=axis_titles[0], yaxis_title=axis_titles[1], legend=LEGEND_ABOVE,
                          uirevision="latent")
-    figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(constrain="domain")  # equal units: shrink the plot, never pad the data's range
+    figure.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
@@ -138,5 +139,6 @@ def input_plot(x: np.ndarray, labels: Optional[np.ndarray] = None, *, neighbors:
     figure = go.Figure(traces)
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                          xaxis_title="x1", yaxis_title="x2", legend=dict(itemsizing="constant"), uirevision="input")
-    figure.update_yaxes(scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(constrain="domain")  # equal units: shrink the plot, never pad the data's range
+    figure.update_yaxes(scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
