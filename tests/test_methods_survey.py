@@ -145,7 +145,9 @@ def test_dac_authors_script_pairs_by_hand():
     features = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     target = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     # off-diagonal similarities 0.6, 0, 0.8 (each twice) against targets 1, 0, 0
-    assert all_pairs_loss(features, target).item() == pytest.approx((0.4 ** 2 + 0 + 0.8 ** 2) / 3)
+    loss, same = all_pairs_loss(features, target)
+    assert loss.item() == pytest.approx((0.4 ** 2 + 0 + 0.8 ** 2) / 3)
+    assert same.item() == pytest.approx(1 / 3)  # the pair (0, 1) of three
     reference = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     _, selected = pair_loss(features, 0.95, 0.455, reference)
     assert selected.item() == pytest.approx(1.0)  # by the reference every pair is sure (1 or 0)

@@ -78,10 +78,11 @@ def pair_loss(features: torch.Tensor, upper: float, lower: float,
     return loss, count.float() / off_diagonal.sum()
 
 
-def all_pairs_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between the similarities of every pair i ≠ j and their 0/1 targets (authors' script)."""
+def all_pairs_loss(features: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mean squared error between the similarities of every pair i ≠ j and their 0/1 targets (authors' script),
+    and the fraction of those pairs whose target is "same"."""
     off_diagonal = ~torch.eye(features.shape[0], dtype=torch.bool, device=features.device)
-    return ((features @ features.T - target) ** 2)[off_diagonal].mean()
+    return ((features @ features.T - target) ** 2)[off_diagonal].mean(), target[off_diagonal].mean()
 
 
 @register_method("dac")
@@ -134,23 +135,23 @@ class DAC(DiscriminativeClusterer):
         self.upper_, self.lower_ = thresholds(0.0)
         self.threshold_ = one_threshold(1, self.epochs)
         self.image_shape_ = dnn.image_side(x_np.shape[1]) if self.augment else None
-        self.reference_ = None
+        self.reference_ = self.targets_ = None
 
     def _on_epoch_start(self, epoch: int) -> None:
         self.lambda_ = curriculum_lambda(epoch - 1, self.threshold_step)
         self.upper_, self.lower_ = thresholds(self.lambda_)
         self.threshold_ = one_threshold(epoch, self.epochs)
 
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(torch.softmax(self.network_(x), 1), dim=1)
-
     def _start_batch(self, x, index) -> None:
         """The batch's label features before any step and augmentation: they choose (and label) the pairs of
-        every step on it, when the images are augmented or several steps are taken."""
-        self.reference_ = None
+        every step on it, when the images are augmented or several steps are taken; with one threshold, the
+        pairs' 0/1 targets once for all those steps."""
+        self.reference_ = self.targets_ = None
         if self.augment or self.batch_steps > 1 or self.pairs == "one_threshold":
             with torch.no_grad():
-                self.reference_ = self._features(x[index])
+                self.reference_ = self._latent(x[index])
+        if self.pairs == "one_threshold":
+            self.targets_ = (self.reference_ @ self.reference_.T > self.threshold_).float()
 
     def _steps_per_batch(self) -> int:
         return self.batch_steps
@@ -163,12 +164,10 @@ class DAC(DiscriminativeClusterer):
         images = x[index]
         if self.image_shape_ is not None:
             images = dnn.random_affine(images, *self.image_shape_, generator=self.generator_)
-        features = self._features(images)
+        features = self._latent(images)
         if self.pairs == "one_threshold":
-            similar = (self.reference_ @ self.reference_.T > self.threshold_).float()
-            off_diagonal = 1.0 - torch.eye(similar.shape[0], device=similar.device)
-            return {"loss": all_pairs_loss(features, similar),
-                    "same_pairs": (similar * off_diagonal).sum() / off_diagonal.sum()}
+            loss, same = all_pairs_loss(features, self.targets_)
+            return {"loss": loss, "same_pairs": same}
         loss, selected = pair_loss(features, self.upper_, self.lower_, self.reference_)
         return {"loss": loss, "selected_pairs": selected}
 
