@@ -1,6 +1,7 @@
 """The app's speed in a real browser (Debian's Chromium): the first Playground draw, the time a click takes to
 update the page while a run trains, and the default moons DGG run trained from the app (watched, and with the tab
-left while it trains) against the same run from the CLI (one process, and with torch's threads set to 1 and to 2, the cause of the app's old slowdown).
+left while it trains) against the same run from the CLI (one process, and with torch's threads set to 1 and to 2,
+the cause of the app's old slowdown).
 
     python -m benchmarks.app_speed [--clicks 7] [--skip-cli]
 
@@ -119,12 +120,30 @@ def _cpu_split(server_pid: int) -> Dict[str, float]:
             "worker": sum(table[p][1] for p in workers)}
 
 
-def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) -> dict:
+def _playground(browser, url: str):
+    """A new page on the Playground, once its data chart is drawn."""
     page = browser.new_page(viewport={"width": 1600, "height": 1400})
     page.goto(url)
     page.wait_for_function(DATA_CHART, timeout=120_000)
+    return page
+
+
+def _cpu_until_done(run_dir: Path, server_pid: int, before: Dict[str, float]) -> Dict[str, float]:
+    """Wait for the run to end; CPU seconds since ``before`` of Chromium and the server, and the worker's whole
+    CPU time (its last reading before it exits)."""
+    worker_cpu = 0.0
+    while store.load_run(run_dir).active:
+        worker_cpu = max(worker_cpu, _cpu_split(server_pid)["worker"])
+        time.sleep(0.5)
+    after = _cpu_split(server_pid)
+    return {"browser": after["browser"] - before["browser"], "server": after["server"] - before["server"],
+            "worker": worker_cpu}
+
+
+def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) -> dict:
+    page = _playground(browser, url)
     main = page.get_by_test_id("stMainBlockContainer")
-    before, worker_cpu = _cpu_split(server_pid), 0.0
+    before = _cpu_split(server_pid)
     clicked = time.perf_counter()
     main.get_by_role("button", name="Start", exact=True).click()
     while not store.list_runs(runs_dir) or store.list_runs(runs_dir)[0].progress.get("phase") != "train":
@@ -140,13 +159,8 @@ def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) ->
         page.wait_for_function(f"() => window.location.search.includes('seed={value}')", timeout=60_000)
         timings.append(time.perf_counter() - started)
     training_when_measured = store.load_run(run_dir).state == "running"
-    while store.load_run(run_dir).active:
-        worker_cpu = max(worker_cpu, _cpu_split(server_pid)["worker"])  # its last reading before it exits
-        time.sleep(0.5)
+    cpu = _cpu_until_done(run_dir, server_pid, before)
     app_wall = time.perf_counter() - clicked
-    after = _cpu_split(server_pid)
-    cpu = {"browser": after["browser"] - before["browser"], "server": after["server"] - before["server"],
-           "worker": worker_cpu}
     page.close()
     run = store.load_run(run_dir)
     log = run.folder.log.read_text()
@@ -161,25 +175,19 @@ def _app_run(browser, url: str, runs_dir: Path, clicks: int, server_pid: int) ->
 def _app_run_unwatched(browser, url: str, runs_dir: Path, server_pid: int) -> dict:
     """The same run started from the Playground, the tab then left for about:blank until it ends: what the app
     costs with nobody drawing its live views."""
-    page = browser.new_page(viewport={"width": 1600, "height": 1400})
-    page.goto(url)
-    page.wait_for_function(DATA_CHART, timeout=120_000)
+    page = _playground(browser, url)
     known = {run.id for run in store.list_runs(runs_dir)}
-    before, worker_cpu = _cpu_split(server_pid), 0.0
+    before = _cpu_split(server_pid)
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Start", exact=True).click()
     while not [run for run in store.list_runs(runs_dir) if run.id not in known]:
         time.sleep(0.2)
     page.goto("about:blank")
     run_dir = next(run for run in store.list_runs(runs_dir) if run.id not in known).path
-    while store.load_run(run_dir).active:
-        worker_cpu = max(worker_cpu, _cpu_split(server_pid)["worker"])
-        time.sleep(0.5)
-    after = _cpu_split(server_pid)
+    cpu = _cpu_until_done(run_dir, server_pid, before)
     page.close()
     run = store.load_run(run_dir)
     return {"app_run_unwatched_seconds": run.result.get("seconds"), "app_run_unwatched_acc": run.result.get("acc"),
-            "cpu_seconds_unwatched": {"browser": after["browser"] - before["browser"],
-                                      "server": after["server"] - before["server"], "worker": worker_cpu}}
+            "cpu_seconds_unwatched": cpu}
 
 
 def _cli_run(threads: int) -> dict:
