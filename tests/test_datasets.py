@@ -601,6 +601,20 @@ def _numpy_file_bytes(kind):
     return stream.getvalue()
 
 
+def test_a_npy_header_cut_open_is_an_input_error(tmp_path):
+    """NumPy parses the header with ast: an unclosed '{' raised tokenize.TokenError past the reader (a draw of the
+    property test below found it)."""
+    from deepclust_core.datasets.readers import npy_shape
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((3, 2)))
+    damaged = bytearray(buffer.getvalue())
+    damaged[damaged.index(b"}")] = ord(" ")
+    (tmp_path / "cut.npy").write_bytes(bytes(damaged))
+    with pytest.raises(InputError, match="cut.npy is corrupt or truncated"):
+        npy_shape(tmp_path / "cut.npy")
+
+
 @settings(max_examples=40, deadline=None)
 @given(kind=st.sampled_from(["npz", "npz-compressed", "npy"]), data=st.data())
 def test_damaged_numpy_files_give_input_error_and_nothing_else(kind, data):

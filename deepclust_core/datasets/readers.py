@@ -99,7 +99,7 @@ def npy_shape(file: Path) -> Tuple[Tuple[int, ...], int]:
         with open(file, "rb") as stream:
             shape, dtype = _npy_header(stream)
             return shape, dtype.itemsize
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # NumPy parses the header with ast, so damage can also be a SyntaxError or TokenError
         raise InputError(f"{file.name} is corrupt or truncated: its header cannot be read "
                          f"({type(exc).__name__}).") from None
 
