@@ -155,6 +155,25 @@ def test_dac_authors_script_pairs_by_hand():
     assert selected.item() == pytest.approx(2 / 6)  # by the features themselves only (0, 2) is: sim 0
 
 
+def test_dac_authors_optimizer_and_head(problems):
+    """The authors' MNIST script's RMSprop and its ReLU head: the head starts as batch norm, ReLU and an identity
+    K×K layer, so the softmax sees non-negative inputs; each option reaches the optimizer and the network."""
+    from deepclust_core.methods.dac import softmax_head
+
+    layers = softmax_head("relu", 3)
+    assert [type(layer).__name__ for layer in layers] == ["BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU"]
+    np.testing.assert_array_equal(layers[2].weight.detach().numpy(), np.eye(3))
+    assert [type(layer).__name__ for layer in softmax_head("bn", 3)] == ["BatchNorm1d"]
+    x, y, k = problems["anisotropic"]
+    model = create_method("dac", n_clusters=k, optimizer="rmsprop", head="relu", hidden_dims=(64, 64),
+                          batch_size=64, epochs=3, random_state=0, device="cpu").fit(x, y)
+    assert isinstance(model._optimizer([torch.zeros(1, requires_grad=True)]), torch.optim.RMSprop)
+    logits = model._chunked(model._logits, torch.as_tensor(x[:100]))
+    assert (logits >= 0).all() and model.history_[-1]["epoch"] == 3
+    default = create_method("dac", n_clusters=k, hidden_dims=(64, 64), epochs=1, device="cpu").fit(x)
+    assert isinstance(default._optimizer([torch.zeros(1, requires_grad=True)]), torch.optim.Adam)
+
+
 def test_dac_augments_images_by_default_and_steps_repeat_on_a_batch(problems, monkeypatch):
     """On square images of 8×8 or more "auto" augments: every step trains on shifted/rotated images (the pairs
     chosen from the images as they are), ``batch_steps`` steps per batch; tables and 2-D points are not augmented,

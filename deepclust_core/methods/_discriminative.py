@@ -155,6 +155,10 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
     def _modules(self) -> List[nn.Module]:
         return [self.network_]
 
+    def _optimizer(self, params: List[torch.Tensor]) -> torch.optim.Optimizer:
+        """The optimizer of every step (Adam, unless a method offers its paper's)."""
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.network_(x)
 
@@ -211,7 +215,7 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
 
     def _train(self, x: torch.Tensor, labels, callbacks: _CallbackList) -> None:
         params = [p for module in self._modules() for p in module.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = self._optimizer(params)
         n, batch, steps = x.shape[0], self._effective_batch(x.shape[0]), self._steps_per_batch()
         self.n_iter_ = 0
         for epoch in range(1, self.epochs + 1):

@@ -18,7 +18,8 @@ text, and ``pairs="one_threshold"``, ``augment`` and ``batch_steps`` reproduce i
 is used, with target 1 when g_ij > t and 0 otherwise, t = 0.9 in the first epoch and lowered by 0.4 / epochs
 after each (squared error instead of cross-entropy, nothing left out); the targets come from the images as they
 are, the steps train on random shifts and rotations of them (the script also zooms by ±5 %); and each group of images is trained on five
-times before the next. Its network is a deeper all-convolutional one trained with RMSprop (not reproduced).
+times before the next. Its network is a deeper all-convolutional one (not reproduced) trained with RMSprop
+(``optimizer="rmsprop"``), with batch norm and ReLU before the softmax (``head="relu"``).
 
 Network: a small convolutional net for square images (the paper uses a deeper all-convolutional one), an MLP
 with batch norm for other rows. The start is the randomly initialised network.
@@ -85,6 +86,18 @@ def all_pairs_loss(features: torch.Tensor, target: torch.Tensor) -> Tuple[torch.
     return ((features @ features.T - target) ** 2)[off_diagonal].mean(), target[off_diagonal].mean()
 
 
+def softmax_head(kind: str, k: int) -> Tuple[nn.Module, ...]:
+    """The layers on the network's K outputs before the softmax: batch norm ("bn"), or the authors' MNIST
+    script's batch norm and ReLU, a K×K dense layer started at the identity, batch norm and ReLU ("relu")."""
+    if kind == "bn":
+        return (nn.BatchNorm1d(k),)
+    dense = nn.Linear(k, k)
+    with torch.no_grad():
+        dense.weight.copy_(torch.eye(k))
+        dense.bias.zero_()
+    return nn.BatchNorm1d(k), nn.ReLU(), dense, nn.BatchNorm1d(k), nn.ReLU()
+
+
 @register_method("dac")
 @dataclass(eq=False, repr=False)
 class DAC(DiscriminativeClusterer):
@@ -94,7 +107,13 @@ class DAC(DiscriminativeClusterer):
                             "rounds at the default step).", low=1, high=100000)
     batch_size: int = param(128, "Minibatch size: pairs are formed within a batch (at most the number of "
                                  "samples).", low=2)
-    lr: float = param(0.001, "Adam learning rate.", low=0.0, low_inclusive=False, log=True)
+    lr: float = param(0.001, "Learning rate of the optimizer.", low=0.0, low_inclusive=False, log=True)
+    optimizer: str = param("adam", "adam, or rmsprop as in the authors' MNIST script (Keras defaults: ρ = 0.9, "
+                                   "ε = 1e-7).", choices=("adam", "rmsprop"), advanced=True)
+    head: str = param("bn", "What lies between the network and the softmax: bn (batch norm of the K outputs) "
+                            "or relu (the authors' MNIST script: batch norm and ReLU, then a K×K dense layer "
+                            "started at the identity, batch norm and ReLU, so the softmax sees non-negative "
+                            "inputs).", choices=("bn", "relu"), advanced=True)
     threshold_step: float = param(0.0099, "s: after e rounds λ = s·e(e+1)/2, u(λ) = 0.95 − λ, l(λ) = 0.455 + 0.1 λ "
                                           "(authors' code: 1.1 × 0.009).", low=0.0, low_inclusive=False, high=0.5)
     pairs: str = param("two_thresholds", "Which pairs train, and how: two_thresholds (the paper: g ≥ u(λ) same, "
@@ -129,7 +148,7 @@ class DAC(DiscriminativeClusterer):
                                  nn.ReLU(), nn.Linear(width, self.n_clusters))
         else:
             body = bn_mlp([x_np.shape[1], *self.hidden_dims, self.n_clusters])
-        self.network_ = nn.Sequential(body, nn.BatchNorm1d(self.n_clusters))
+        self.network_ = nn.Sequential(body, *softmax_head(self.head, self.n_clusters))
         self.network_kind_ = "conv" if image is not None else "mlp"
         self.lambda_ = 0.0
         self.upper_, self.lower_ = thresholds(0.0)
@@ -155,6 +174,11 @@ class DAC(DiscriminativeClusterer):
 
     def _steps_per_batch(self) -> int:
         return self.batch_steps
+
+    def _optimizer(self, params):
+        if self.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=self.lr, alpha=0.9, eps=1e-7, weight_decay=self.weight_decay)
+        return super()._optimizer(params)
 
     def _latent(self, x: torch.Tensor) -> torch.Tensor:
         """The unit-length label features l_i."""
