@@ -51,6 +51,14 @@ class Autoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
+    @torch.no_grad()
+    def scale_variance_head(self, narrowest_log_var: torch.Tensor) -> None:
+        """Start q(z|x)'s variance at 1 % of the narrowest prior component's, per latent dimension (zero weights):
+        the untrained head's variance ≈ 1 would make every point pay σ²/s²_k to a narrow component, and the
+        clusters collapse into the widest one in the first epoch (docs/METHODS.md §6a)."""
+        self.logvar_head.weight.zero_()
+        self.logvar_head.bias.copy_(narrowest_log_var + math.log(0.01))
+
 
 def image_side(n_features: int) -> Optional[Tuple[int, int]]:
     """(side, channels) when a flat row of ``n_features`` values is a square grey or RGB image, else None."""

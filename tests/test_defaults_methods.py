@@ -37,6 +37,12 @@ def test_small_networks_and_step_budgets_on_2000_points():
     assert resolve(create_method("depict", n_clusters=2), POINTS)["dropout"] == 0.0  # one of 2 coordinates is no noise
     assert resolve(create_method("den", n_clusters=2), POINTS)["lr"] == 0.001  # a tenth of the pretraining 0.01
     assert resolve(create_method("den", n_clusters=2, pretrain_lr=0.02), POINTS)["lr"] == 0.002
+    # LTVAE: a 4-D latent of 2-D points has no four independent directions to unmix: contiguous facets; a table
+    # wider than the latent keeps ICA.
+    assert resolve(create_method("ltvae", n_clusters=2), POINTS)["structure"] == "split"
+    wide = np.random.default_rng(0).normal(size=(200, 13)).astype(np.float32)
+    assert resolve(create_method("ltvae", n_clusters=3), wide)["structure"] == "ica"
+    assert "structure" not in resolve(create_method("ltvae", n_clusters=2, structure="ica"), POINTS)
 
 
 @pytest.mark.parametrize("n", [10000, 70000])
@@ -54,8 +60,9 @@ def test_images_keep_the_papers_networks_and_schedules(n):
     for name, old in (("den", {"lr": 0.0001}), ("depict", {}), ("ltvae", {"batch_size": 100, "lr": 0.002})):
         params = resolve_params("mnist", name, {"epochs": 20} if name == "ltvae" else {})
         auto = resolve(create_method(name, **params), images)
-        assert set(auto) <= {"lam", "batch_size", "lr", "dropout"} and {k: auto[k] for k in old} == old
+        assert set(auto) <= {"lam", "batch_size", "lr", "dropout", "structure"} and {k: auto[k] for k in old} == old
         assert auto.get("dropout", 0.1) == 0.1  # DEPICT's paper corruption on images
+        assert auto.get("structure", "ica") == "ica"  # LTVAE's facets by ICA of a latent narrower than the data
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one epoch on 300 points may leave a cluster empty

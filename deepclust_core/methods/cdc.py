@@ -73,9 +73,6 @@ class CDC(DEC):
     beta: float = param(1.0, "β: weight of the reconstruction loss in fine-tuning.", low=0.0)
     similarity_dof: float = param(1.0, "ν: degrees of freedom of the pairwise Student-t similarity.", low=0.0,
                                   low_inclusive=False, advanced=True)
-    # DEC's "auto" target refresh was measured for DEC and IDEC only; CDC keeps the authors' fixed interval.
-    update_interval: int = param(140, "Minibatch iterations between recomputations of the target P on the "
-                                      "full data (DEC authors' code: 140).", low=1)
 
     uses_decoder = True
 

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import nn as dnn
 from ..errors import InputError
 from ..metrics import evaluate
-from ..params import param
+from ..params import AUTO, param
 from ._latent_tree import LatentTreePrior, independent_facets, split_dimensions
 from .base import AutoDeepClusterer, register_method
 
@@ -40,10 +40,12 @@ class LTVAE(AutoDeepClusterer):
                                 "n_clusters and gives the labels.", low=0, high=1000)
     linked: bool = param(True, "Link the facets' discrete variables in a chain (a latent tree); off = "
                          "independent facets.")
-    structure: str = param("ica", "How the latent dimensions are grouped into facets: 'ica' unmixes the pretrained "
+    structure: str = param(AUTO, "How the latent dimensions are grouped into facets: 'ica' unmixes the pretrained "
                            "latent into independent directions (FastICA, folded into the encoder and decoder) and "
                            "groups dependent ones together; 'split' takes contiguous groups of dimensions as "
-                           "they are.", choices=("ica", "split"))
+                           "they are. auto: ica unless the latent has more dimensions than the data has "
+                           "features (then split: the data cannot have that many independent directions).",
+                           choices=(AUTO, "ica", "split"))
 
     def _check_method_params(self, x: np.ndarray) -> None:
         super()._check_method_params(x)

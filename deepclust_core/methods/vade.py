@@ -1,7 +1,6 @@
 """VaDE (Jiang et al. 2017): a VAE whose prior is a Gaussian mixture. See docs/METHODS.md §2."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Dict, List
 
@@ -95,10 +94,7 @@ class VaDE(AutoDeepClusterer):
                                                              n_init=self.gmm_restarts)
             self.prior_.set_from(*cluster_moments(mu, self.init_labels_, self.n_clusters))
         if self.encoder_var_init == "scaled":
-            with torch.no_grad():
-                narrowest = self.prior_.log_vars.min(0).values  # per latent dimension
-                self.autoencoder_.logvar_head.weight.zero_()
-                self.autoencoder_.logvar_head.bias.copy_(narrowest + math.log(0.01))
+            self.autoencoder_.scale_variance_head(self.prior_.log_vars.min(0).values)  # per latent dimension
         self.init_scores_ = evaluate(labels, self.init_labels_) if labels is not None else None
 
     def _umap_of(self, encoded: torch.Tensor) -> np.ndarray:
