@@ -19,6 +19,7 @@ from deepclust_core.cli import main
 from deepclust_core.errors import InputError
 from deepclust_core.methods import create_method, list_methods
 from deepclust_core.methods._discriminative import bn_mlp, conditional_entropy, marginal_entropy, nearest_centre_logits
+from deepclust_core.methods import dac as dac_module
 from deepclust_core.methods.dac import all_pairs_loss, curriculum_lambda, one_threshold, pair_loss, thresholds
 from deepclust_core.methods.den import group_norms
 from deepclust_core.methods.imsat import authors_init
@@ -172,6 +173,25 @@ def test_dac_authors_optimizer_and_head(problems):
     assert (logits >= 0).all() and model.history_[-1]["epoch"] == 3
     default = create_method("dac", n_clusters=k, hidden_dims=(64, 64), epochs=1, device="cpu").fit(x)
     assert isinstance(default._optimizer([torch.zeros(1, requires_grad=True)]), torch.optim.Adam)
+
+
+def test_dac_pair_batches_draw_from_the_group_and_its_targets(problems, monkeypatch):
+    """``pair_batch``: the targets are made once per batch (a group), and each step trains on ``pair_batch`` images
+    of it against the matching block of the group's targets (the authors' 1,000-image groups, 128 per step)."""
+    x, y, k = problems["digits"]
+    seen = []
+    original = dac_module.all_pairs_loss
+
+    def spy(features, target):
+        seen.append((features.shape[0], target.shape))
+        return original(features, target)
+
+    monkeypatch.setattr(dac_module, "all_pairs_loss", spy)
+    model = create_method("dac", n_clusters=k, pairs="one_threshold", batch_size=500, pair_batch=64, batch_steps=3,
+                          epochs=1, random_state=0, device="cpu").fit(x, y)
+    groups = -(-len(x) // 500)
+    assert len(seen) == groups * 3 and all(b == 64 and t == (64, 64) for b, t in seen)
+    assert model.targets_.shape[0] in (500, len(x) - 500 * (groups - 1))  # made for the whole (last) group
 
 
 def test_dac_augments_images_by_default_and_steps_repeat_on_a_batch(problems, monkeypatch):

@@ -127,6 +127,10 @@ class DAC(DiscriminativeClusterer):
     batch_steps: int = param(1, "Gradient steps on each minibatch's pairs (new augmentations each time); the "
                                 "authors' MNIST script trains five times on every 1,000 images.", low=1, high=100,
                              advanced=True)
+    pair_batch: int = param(0, "Images per step when smaller than the batch: each of the batch_steps steps trains "
+                               "on this many images drawn from the batch, with the pairs' targets made once for the "
+                               "whole batch (the authors' MNIST script: targets per group of 1,000 images, then "
+                               "5 passes in minibatches of 128); 0 = the whole batch.", low=0, advanced=True)
     network: str = param("auto", "auto: convolutional for square images, else an MLP.",
                          choices=("auto", "conv", "mlp"))
     conv_channels: Tuple[int, ...] = param((32, 64), "Channels of the 3×3 convolution blocks (conv net).", low=1,
@@ -166,7 +170,7 @@ class DAC(DiscriminativeClusterer):
         every step on it, when the images are augmented or several steps are taken; with one threshold, the
         pairs' 0/1 targets once for all those steps."""
         self.reference_ = self.targets_ = None
-        if self.augment or self.batch_steps > 1 or self.pairs == "one_threshold":
+        if self.augment or self.batch_steps > 1 or self.pairs == "one_threshold" or self.pair_batch:
             with torch.no_grad():
                 self.reference_ = self._latent(x[index])
         if self.pairs == "one_threshold":
@@ -185,14 +189,20 @@ class DAC(DiscriminativeClusterer):
         return F.normalize(torch.softmax(self._logits(x), 1), dim=1)
 
     def _batch_loss(self, x, index) -> Dict[str, torch.Tensor]:
+        targets, reference = self.targets_, self.reference_
+        if 0 < self.pair_batch < index.shape[0]:  # a minibatch of the group, its targets a block of the group's
+            pick = torch.randperm(index.shape[0], generator=self.generator_, device=index.device)[:self.pair_batch]
+            index = index[pick]
+            targets = targets[pick][:, pick] if targets is not None else None
+            reference = reference[pick] if reference is not None else None
         images = x[index]
         if self.image_shape_ is not None:
             images = dnn.random_affine(images, *self.image_shape_, generator=self.generator_)
         features = self._latent(images)
         if self.pairs == "one_threshold":
-            loss, same = all_pairs_loss(features, self.targets_)
+            loss, same = all_pairs_loss(features, targets)
             return {"loss": loss, "same_pairs": same}
-        loss, selected = pair_loss(features, self.upper_, self.lower_, self.reference_)
+        loss, selected = pair_loss(features, self.upper_, self.lower_, reference)
         return {"loss": loss, "selected_pairs": selected}
 
     def _epoch_diagnostics(self) -> Dict[str, float]:
