@@ -42,7 +42,7 @@ def test_rules_follow_the_data_shape_not_its_name():
 
 def test_dec_refreshes_its_target_every_half_epoch():
     """The authors' 140 iterations are half an epoch of MNIST at batch 256: MNIST keeps ≈ 140; a few thousand
-    points get a target every few steps; never sparser than 140; CDC keeps its own fixed value."""
+    points get a target every few steps; never sparser than 140; CDC, a DEC, the same."""
     rng = np.random.default_rng(0)
     mnist_like = resolve(create_method("dec", n_clusters=10), rng.random((70000, 8)).astype(np.float32))
     assert mnist_like["update_interval"] == math.ceil(70000 / 512) == 137
@@ -51,7 +51,9 @@ def test_dec_refreshes_its_target_every_half_epoch():
     assert resolve(create_method("dec", n_clusters=3), rng.normal(size=(150, 4)))["update_interval"] == 1
     huge = resolve(create_method("dec", n_clusters=3), np.zeros((200000, 1), np.float32))
     assert huge["update_interval"] == 140  # never sparser than the authors
-    assert "update_interval" not in resolve(create_method("cdc", n_clusters=2), rng.normal(size=(500, 2)))
+    shapes = rng.normal(size=(4000, 2)).astype(np.float32)
+    cdc = resolve(create_method("cdc", n_clusters=2), shapes)  # CDC takes DEC's rule: half an epoch at batch 256
+    assert cdc["update_interval"] == resolve(create_method("dec", n_clusters=2), shapes)["update_interval"] == 8
 
 
 def test_dcn_and_dkm_slow_their_clustering_phase_when_the_latent_is_wider_than_the_data():
