@@ -120,11 +120,20 @@ def test_dec_target_is_computed_on_the_full_data(blobs, monkeypatch):
     assert torch.allclose(model.target_.sum(1), torch.ones(len(x)))
 
 
-def test_dec_stops_when_labels_settle(blobs):
+def test_dec_stops_when_labels_settle(blobs, tmp_path):
+    """Settled labels (tol) end the fit early, and that is a finished fit: a run that converged is recorded
+    "finished", not "stopped on request" (which ``compare`` counts as a failed run)."""
+    from deepclust_core import store
+
     x, _ = blobs
     model = make("dec", epochs=50, tol=0.5).fit(x)
-    assert model.converged_ and model.stopped_early_
+    assert model.converged_ and not model.stopped_early_
     assert len([h for h in model.history_ if h["phase"] == "train"]) < 50
+    params = {"epochs": 50, "batch_size": 16, "tol": 0.5, "pretrain_epochs": 2, "hidden_dims": (8,), "device": "cpu"}
+    config = {"dataset": "moons", "dataset_options": {"n_samples": 200}, "method": "cdc", "params": params}
+    result = store.run_in_process(config, tmp_path)
+    assert result["state"] == "finished" and not result.get("reason")
+    assert len([r for r in store.read_metrics(result["run_dir"]) if r.get("phase") == "train"]) < 50
 
 
 def test_target_distribution_sharpens():
