@@ -222,12 +222,6 @@ def tenth_of_pretraining_rate(s: DataStats, r: Dict) -> float:
     return float(f"{pretrain / 10:.3g}")
 
 
-def cdc_target_interval(s: DataStats, r: Dict) -> int:
-    """CDC's target refresh: DEC's half-epoch rule on low-dimensional data, the authors' 140 iterations on wide data
-    (images, tf-idf), where the paper measured it."""
-    return _target_interval(s, r) if s.low_dimensional else PAPER_INTERVAL
-
-
 def facet_structure(s: DataStats, r: Dict) -> str:
     """LTVAE's facets: ICA of the pretrained latent unless the latent is wider than the data, then contiguous
     groups (whitening a latent that lies near a d-dimensional surface inflates its near-empty directions)."""
@@ -250,9 +244,6 @@ METHOD_RULES: Dict[str, Dict[str, Callable[[DataStats, Dict], Any]]] = {
     # runs; contiguous facets there: 1 of 35, moons 0.746 → 0.874, blobs 0.666 → 0.999, iris 0.593 → 0.852
     # (seeds 0-4; the rule was chosen on seeds 0-2; docs/RESULTS.md §8.6).
     "ltvae": {"structure": facet_structure},
-    # CDC with DEC's half-epoch target interval: gallery mean 0.835 → 0.851 (seeds 0-4), but 10,000 MNIST images
-    # 0.658 → 0.595 (seed 0; DEC and IDEC unchanged there, 0.646 and 0.664): images keep the authors' 140.
-    "cdc": {"update_interval": cdc_target_interval},
 }
 
 

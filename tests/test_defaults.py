@@ -42,7 +42,7 @@ def test_rules_follow_the_data_shape_not_its_name():
 
 def test_dec_refreshes_its_target_every_half_epoch():
     """The authors' 140 iterations are half an epoch of MNIST at batch 256: MNIST keeps ≈ 140; a few thousand
-    points get a target every few steps; never sparser than 140; CDC the same on low-dimensional data only."""
+    points get a target every few steps; never sparser than 140; CDC, a DEC, the same."""
     rng = np.random.default_rng(0)
     mnist_like = resolve(create_method("dec", n_clusters=10), rng.random((70000, 8)).astype(np.float32))
     assert mnist_like["update_interval"] == math.ceil(70000 / 512) == 137
@@ -55,7 +55,7 @@ def test_dec_refreshes_its_target_every_half_epoch():
     cdc = resolve(create_method("cdc", n_clusters=2), shapes)  # CDC takes DEC's rule: half an epoch at batch 256
     assert cdc["update_interval"] == resolve(create_method("dec", n_clusters=2), shapes)["update_interval"] == 8
     images = resolve(create_method("cdc", n_clusters=10), rng.random((10000, 784)).astype(np.float32))
-    assert images["update_interval"] == 140  # CDC keeps its authors' interval on wide data (RESULTS §8.6)
+    assert images["update_interval"] == 20  # 10,000 MNIST images: half an epoch at batch 256 (RESULTS §8.6)
 
 
 def test_dcn_and_dkm_slow_their_clustering_phase_when_the_latent_is_wider_than_the_data():
