@@ -256,10 +256,6 @@ class DiscriminativeClusterer(TransformerMixin, BaseClusterer):
             if self._schedule_done(epoch):
                 break
 
-    def _schedule_done(self, epoch: int) -> bool:
-        """True when the method's own schedule has ended before ``epochs`` (a finished fit, not a stop)."""
-        return False
-
     def _epoch_diagnostics(self) -> Dict[str, float]:
         return {}
 

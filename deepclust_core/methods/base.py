@@ -140,6 +140,10 @@ class BaseClusterer(ClusterMixin, BaseEstimator):
                                             metrics=dict(metrics), _latent_fn=latent_fn))
         return callbacks.should_stop(self)
 
+    def _schedule_done(self, epoch: int) -> bool:
+        """True when the method's own schedule has ended before ``epochs`` (a finished fit, not a stop)."""
+        return False
+
 
 @dataclass(eq=False, repr=False)
 class DeepClusterer(TransformerMixin, BaseClusterer):
@@ -353,6 +357,8 @@ class DeepClusterer(TransformerMixin, BaseClusterer):
 
             if self._record(self.history_, "train", epoch, self.epochs, metrics, callbacks, latent):
                 self.stopped_early_ = True
+                break
+            if self._schedule_done(epoch):
                 break
 
     def _set_train_mode(self, training: bool) -> None:

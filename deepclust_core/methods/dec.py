@@ -166,19 +166,9 @@ class DEC(AutoDeepClusterer):
         recon = reconstruction_error(batch, self.autoencoder_.decode(z), self.likelihood_).mean()
         return {"loss": recon + self.gamma * kl, "recon": recon, "kl": kl}
 
-    def _record(self, history, phase, epoch, n_epochs, metrics, callbacks, latent_fn=None) -> bool:
-        # The base loop stops when this returns True: a callback asked, or the labels settled (tol).
-        stop = super()._record(history, phase, epoch, n_epochs, metrics, callbacks, latent_fn)
-        self._stop_asked = getattr(self, "_stop_asked", False) or stop  # reset by _train
-        return stop or (phase == "train" and self.converged_)
-
-    def _train(self, x, labels, callbacks) -> None:
-        """The base loop, after which a fit that ended because its labels settled (``tol``) is finished, not
-        "stopped early": only a callback's request (a user's stop) is."""
-        self._stop_asked = False
-        super()._train(x, labels, callbacks)
-        if self.converged_ and not self._stop_asked:
-            self.stopped_early_ = False
+    def _schedule_done(self, epoch: int) -> bool:
+        """The labels settled (``tol``): a finished fit, not a stop."""
+        return self.converged_
 
     @torch.no_grad()
     def _proba_tensor(self, x) -> torch.Tensor:
