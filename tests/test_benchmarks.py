@@ -44,3 +44,32 @@ def test_benchmark_runs_go_through_the_executor_seam_and_an_unreachable_cluster_
     with pytest.raises(InputError, match="unreachable|not installed"):
         common.train("moons", "kmeans", {"n_samples": 100}, {}, runs_dir=str(tmp_path))
     assert store.list_runs(tmp_path) == []
+
+
+def test_depict_authors_network_is_their_convolution_on_their_input_scale():
+    """Lasagne's Conv2DLayer convolves (flips its filters) on inputs 2x − 1; the loaded first layer must give the
+    same on our x in [0, 1] — checked against scipy's true convolution, computed independently."""
+    import numpy as np
+    import torch
+    from scipy.signal import convolve2d
+
+    from benchmarks.depict_authors import authors_autoencoder
+
+    rng = np.random.default_rng(0)
+    shapes = [(50, 1, 4, 4), (50,), (50, 50, 5, 5), (50,), (2450, 10), (10,), (10, 2450), (2450,),
+              (50, 50, 5, 5), (50,), (50, 1, 4, 4), (1,)]
+    values = [rng.normal(0, 0.1, s).astype(np.float32) for s in shapes]
+    model = authors_autoencoder(values)
+    x = rng.random((1, 784)).astype(np.float32)
+    with torch.no_grad():
+        first = model.encoder_blocks[0][1](torch.as_tensor(x).view(1, 1, 28, 28))[0].numpy()
+    image = 2 * x.reshape(28, 28) - 1
+    for channel in (0, 17, 49):
+        full = convolve2d(image, values[0][channel, 0], mode="valid")[::2, ::2] + values[1][channel]
+        np.testing.assert_allclose(first[channel], full, rtol=1e-4, atol=1e-5)
+    assert first.shape == (50, 13, 13)  # 28 → 13 → 7: the paper layout's sides on MNIST
+    with torch.no_grad():
+        codes = model.encode_layers(torch.as_tensor(x))
+        out = model.decode(codes[-1])
+    assert [tuple(c.shape) for c in codes] == [(1, 50, 13, 13), (1, 50, 7, 7), (1, 10)] and out.shape == (1, 784)
+    assert float(codes[-1].abs().max()) <= 1.0  # the tanh code
