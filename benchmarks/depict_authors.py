@@ -10,6 +10,9 @@ k-means on its code (``--start kmeans``) or from their AC-PIC labels (``--start 
 
     python -m benchmarks.depict_authors --params PARAMS.pickle --start kmeans --epochs 50
     python -m benchmarks.depict_authors --params PARAMS.pickle --start acpic --labels predMNIST-test.pickle
+
+``--state`` instead of ``--params`` starts from a network pretrained by ``benchmarks/depict_pretrain.py --save``
+(its [-1, 1] scale folded in the same way unless it was trained with ``--bce``).
 """
 from __future__ import annotations
 
@@ -54,6 +57,18 @@ def authors_autoencoder(values) -> nn.Module:
     return model
 
 
+def fold_unit_scale(model: nn.Module) -> nn.Module:
+    """A paper-layout network trained on 2x − 1 with a tanh output, rewritten to take x and give logits (the same
+    folding as for the authors' parameters: the first convolution has no padding, so it is exact)."""
+    first, last = model.encoder_blocks[0][1], model.decoder_blocks[2][0]
+    with torch.no_grad():
+        first.bias.sub_(first.weight.sum((1, 2, 3)))
+        first.weight.mul_(2)
+        last.weight.mul_(2)
+        last.bias.mul_(2)
+    return model
+
+
 def depict_from(model: nn.Module, start_labels=None):
     """A DEPICT class whose pretraining is ``model`` and, given labels, whose head starts at their centres."""
 
@@ -81,7 +96,10 @@ def depict_from(model: nn.Module, start_labels=None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, help="The authors' params_MNIST-test_values_best.pickle.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--params", help="The authors' params_MNIST-test_values_best.pickle.")
+    source.add_argument("--state", help="A network saved by benchmarks/depict_pretrain.py --save (paper layout).")
+    parser.add_argument("--state-bce", action="store_true", help="--state was trained with --bce (no folding).")
     parser.add_argument("--start", choices=("kmeans", "acpic"), default="kmeans")
     parser.add_argument("--labels", help="The authors' predMNIST-test.pickle (AC-PIC labels; --start acpic).")
     parser.add_argument("--epochs", type=int, default=50)
@@ -91,8 +109,14 @@ def main() -> None:
     started = time.time()
     data = load_dataset("mnist")
     x, y = data.x[TEST], data.y[TEST]
-    with open(args.params, "rb") as handle:
-        model = authors_autoencoder(pickle.load(handle, encoding="latin1"))
+    if args.params:
+        with open(args.params, "rb") as handle:
+            model = authors_autoencoder(pickle.load(handle, encoding="latin1"))
+    else:
+        model = conv_autoencoder(28, 1, (50, 50), 10, "paper")
+        model.load_state_dict(torch.load(args.state))
+        if not args.state_bce:
+            model = fold_unit_scale(model)
     start_labels = None
     if args.start == "acpic":
         if not args.labels:

@@ -73,3 +73,18 @@ def test_depict_authors_network_is_their_convolution_on_their_input_scale():
         out = model.decode(codes[-1])
     assert [tuple(c.shape) for c in codes] == [(1, 50, 13, 13), (1, 50, 7, 7), (1, 10)] and out.shape == (1, 784)
     assert float(codes[-1].abs().max()) <= 1.0  # the tanh code
+
+
+def test_a_network_trained_on_the_unit_scale_folds_into_one_on_pixels():
+    """Trained on 2x − 1 with a tanh output, the folded network takes x and gives the logits 2a of tanh(a)."""
+    import torch
+
+    from benchmarks.depict_authors import fold_unit_scale
+    from deepclust_core.methods.depict import conv_autoencoder
+
+    torch.manual_seed(0)
+    model, x = conv_autoencoder(28, 1, (8, 8), 10, "paper"), torch.rand(4, 784)
+    with torch.no_grad():
+        before = model.decode(model.encode(2 * x - 1)[0])
+        after = fold_unit_scale(model).decode(model.encode(x)[0])
+    torch.testing.assert_close(after, 2 * before, rtol=1e-5, atol=1e-5)
