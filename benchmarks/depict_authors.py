@@ -25,7 +25,6 @@ import torch
 from torch import nn
 
 from deepclust_core.datasets import load_dataset
-from deepclust_core.methods._discriminative import nearest_centre_logits
 from deepclust_core.methods.depict import DEPICT, conv_autoencoder
 from deepclust_core.metrics import evaluate
 
@@ -34,10 +33,15 @@ from .common import record
 TEST = slice(60000, 70000)  # MNIST's test images: the rows after the 60,000 training images
 
 
+def authors_network() -> nn.Module:
+    """The authors' MNIST autoencoder, untrained: the paper layout with their 50/50 channels and a 10-D code."""
+    return conv_autoencoder(28, 1, (50, 50), 10, "paper")
+
+
 def authors_autoencoder(values) -> nn.Module:
     """Our paper-layout autoencoder holding the authors' Lasagne parameters (12 arrays, encoder then decoder)."""
     p = [torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in values]
-    model = conv_autoencoder(28, 1, (50, 50), 10, "paper")
+    model = authors_network()
     enc, dec = model.encoder_blocks, model.decoder_blocks
     with torch.no_grad():
         first = p[0].flip(2, 3)  # Lasagne's Conv2DLayer convolves (flipped filters); torch correlates
@@ -82,14 +86,7 @@ def depict_from(model: nn.Module, start_labels=None):
                 return super()._initialize(x_np, x, labels)
             code = self._encode_means(x).cpu().numpy().astype("float64")
             centres = np.stack([code[start_labels == k].mean(0) for k in range(self.n_clusters)])
-            weight, bias = nearest_centre_logits(centres, code)
-            self.head_ = nn.Linear(self.latent_dim, self.n_clusters).to(self.device_)
-            with torch.no_grad():
-                self.head_.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-                self.head_.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-            self.init_labels_ = start_labels
-            self.init_scores_ = evaluate(labels, start_labels) if labels is not None else None
-            self.target_ = None
+            self._start_at(centres, code, start_labels, labels)
 
     return FromAuthors
 
@@ -113,7 +110,7 @@ def main() -> None:
         with open(args.params, "rb") as handle:
             model = authors_autoencoder(pickle.load(handle, encoding="latin1"))
     else:
-        model = conv_autoencoder(28, 1, (50, 50), 10, "paper")
+        model = authors_network()
         model.load_state_dict(torch.load(args.state))
         if not args.state_bce:
             model = fold_unit_scale(model)

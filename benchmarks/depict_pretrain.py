@@ -28,7 +28,7 @@ from deepclust_core.methods.depict import conv_autoencoder
 from deepclust_core.metrics import cluster_acc
 
 from .common import record
-from .depict_authors import TEST
+from .depict_authors import TEST, authors_network
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     data = load_dataset("mnist")
     x01, y = torch.as_tensor(data.x[TEST]), data.y[TEST]
     x = x01 if args.bce else 2 * x01 - 1
-    model = conv_autoencoder(28, 1, (32, 64) if args.layout == "small" else (50, 50), 10, args.layout)
+    model = conv_autoencoder(28, 1, (32, 64), 10, "small") if args.layout == "small" else authors_network()
     if args.resume:
         model.load_state_dict(torch.load(args.resume))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)

@@ -90,7 +90,7 @@ class LadderAutoencoder(nn.Module):
 
 
 def conv_autoencoder(side: int, channels: int, widths: Tuple[int, int], latent_dim: int,
-                     layout: str = "paper") -> LadderAutoencoder:
+                     layout: str = "small") -> LadderAutoencoder:
     """The authors' MNIST network (``layout="paper"``; herandy/DEPICT, ``build_depict`` with MNIST's settings): a
     4×4 stride-2 convolution without padding and a 5×5 stride-2 one with padding 2 (side 4m → 2m − 1 → m), leaky
     ReLU (slope 0.01), a dense tanh code; the decoder mirrors them with transposed convolutions and ends linear
@@ -253,13 +253,17 @@ class DEPICT(AutoDeepClusterer):
     def _initialize(self, x_np, x, labels) -> None:
         code = self._encode_means(x).cpu().numpy()
         km = kmeans_start(code, self.n_clusters, self.random_state, self.kmeans_restarts)
-        weight, bias = nearest_centre_logits(km.cluster_centers_, code.astype("float64"))
+        self._start_at(km.cluster_centers_, code, km.labels_, labels)
+
+    def _start_at(self, centres, code, start_labels, labels) -> None:
+        """The clustering layer as the nearest-centre soft-max of ``centres``; ``start_labels`` is the start."""
+        weight, bias = nearest_centre_logits(centres, code.astype("float64"))
         self.head_ = nn.Linear(self.latent_dim, self.n_clusters).to(self.device_)
         with torch.no_grad():
             self.head_.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
             self.head_.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
-        self.init_labels_ = km.labels_
-        self.init_scores_ = evaluate(labels, km.labels_) if labels is not None else None
+        self.init_labels_ = start_labels
+        self.init_scores_ = evaluate(labels, start_labels) if labels is not None else None
         self.target_ = None
 
     def _modules(self):
