@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Sequence
 
 from deepclust_core.bench import machine
 from deepclust_core.config import method_specs, resolve_params
@@ -16,7 +16,7 @@ from deepclust_core.metrics import MIXTURE_DIAGNOSTICS, mean_std
 from deepclust_core.params import coerce_value
 from deepclust_core import store
 from deepclust_core.compare import compare_executor
-from deepclust_core.store import run_in_process
+from deepclust_core.store import read_metrics, run_in_process
 from deepclust_core.sweep import InProcess, run_configs
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,6 +66,13 @@ def run_config(config: Dict, runs_dir: str = None) -> Dict:
     if runs_dir:
         result["run_dir"] = str(folder)
     return result
+
+
+def curve_of(result: Dict, keep: Sequence[str] = ("epoch", "acc", "nmi", "loss")) -> List[Dict]:
+    """Per-epoch values (``keep``) of the training phase, from the run's metrics.jsonl (needs ``run_dir``)."""
+    if not result.get("run_dir"):
+        return []
+    return [{k: r.get(k) for k in keep} for r in read_metrics(result["run_dir"]) if r.get("phase") == "train"]
 
 
 def summarise(values: Iterable[float]) -> Dict:

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from deepclust_core.store import read_metrics, states
+from deepclust_core.store import states
 from deepclust_core.store.layout import RunFolder
 
-from .common import RESULT_KEYS, overrides, record, seeds_arg, summarise, train
+from .common import RESULT_KEYS, curve_of, overrides, record, seeds_arg, summarise, train
 
 METHODS = ("rim", "imsat", "dac", "depict", "den")
 # Published MNIST accuracies as the survey lists them (each checked against its paper: see docs/METHODS.md §8).
@@ -30,14 +30,6 @@ def start_of(result) -> dict:
     """The start's scores: k-means on the inputs or the pretrained code when the method starts there, else the
     randomly initialised network's own assignments."""
     return result.get("init_scores") or result.get("model_start_scores") or {}
-
-
-def curve_of(result) -> list:
-    """Per-epoch ACC/NMI (and the loss) of the training phase, from the run's metrics.jsonl."""
-    if not result.get("run_dir"):
-        return []
-    keep = ("epoch", "acc", "nmi", "loss")
-    return [{k: r.get(k) for k in keep} for r in read_metrics(result["run_dir"]) if r.get("phase") == "train"]
 
 
 def stop_gracefully_on_sigterm(runs_dir: str) -> dict:

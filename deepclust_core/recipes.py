@@ -32,7 +32,8 @@ _DATA: Dict[str, Dict] = {
 
 # The gallery's data sets (deepclust_core/datasets/gallery.py) have no recipe: only their number of groups, so that
 # the app's form and the CLI start with the right K; every other parameter is the methods' automatic default.
-_GALLERY_CLUSTERS = {"circles": 2, "spirals": 2, "blobs": 3, "skewed": 3, "xor": 4, "iris": 3, "wine": 3}
+_GALLERY_CLUSTERS = {"circles": 2, "spirals": 2, "blobs": 3, "skewed": 3, "xor": 4, "iris": 3, "wine": 3,
+                     "digits": 10}
 for _name, _k in _GALLERY_CLUSTERS.items():
     _DATA[_name] = {"n_clusters": _k}
 

@@ -34,7 +34,13 @@ def test_small_networks_and_step_budgets_on_2000_points():
         assert STEP_BUDGET <= pretrain < STEP_BUDGET + math.ceil(2000 / auto["pretrain_batch_size"])
     assert steps(2000, *(lambda r: (r["batch_size"], r["epochs"]))(resolve(create_method("ltvae"), POINTS))) == 2000
     assert create_method("den").epochs == 50 and create_method("depict").lr == 0.0001  # their papers' schedules
-    assert resolve(create_method("depict", n_clusters=2), POINTS)["dropout"] == 0.0  # one of 2 coordinates is no noise
+    depict = resolve(create_method("depict", n_clusters=2), POINTS)
+    assert depict["dropout"] == 0.0  # one of 2 coordinates is no noise
+    assert depict["layer_weight"] == 0.1  # the authors' hidden-layer losses off images
+    digits = np.random.default_rng(0).random((100, 64)).astype(np.float32)  # 8×8 images
+    assert resolve(create_method("depict", n_clusters=10), digits)["layer_weight"] == 0.0
+    for setting in ({"conv_layout": "paper"}, {"network": "mlp"}):  # their tanh code needs them; MLPs: unmeasured
+        assert resolve(create_method("depict", n_clusters=10, **setting), digits)["layer_weight"] == 0.1
     assert resolve(create_method("den", n_clusters=2), POINTS)["lr"] == 0.001  # a tenth of the pretraining 0.01
     assert resolve(create_method("den", n_clusters=2, pretrain_lr=0.02), POINTS)["lr"] == 0.002
     # LTVAE: a 4-D latent of 2-D points has no four independent directions to unmix: contiguous facets; a table
@@ -60,8 +66,10 @@ def test_images_keep_the_papers_networks_and_schedules(n):
     for name, old in (("den", {"lr": 0.0001}), ("depict", {}), ("ltvae", {"batch_size": 100, "lr": 0.002})):
         params = resolve_params("mnist", name, {"epochs": 20} if name == "ltvae" else {})
         auto = resolve(create_method(name, **params), images)
-        assert set(auto) <= {"lam", "batch_size", "lr", "dropout", "structure"} and {k: auto[k] for k in old} == old
+        assert set(auto) <= {"lam", "batch_size", "lr", "dropout", "layer_weight", "structure"}
+        assert {k: auto[k] for k in old} == old
         assert auto.get("dropout", 0.1) == 0.1  # DEPICT's paper corruption on images
+        assert auto.get("layer_weight", 0.0) == 0.0  # and no hidden-layer losses on images (they merged clusters)
         assert auto.get("structure", "ica") == "ica"  # LTVAE's facets by ICA of a latent narrower than the data
 
 

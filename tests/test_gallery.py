@@ -68,3 +68,13 @@ def test_the_cli_lists_every_gallery_entry():
                              text=True, check=True)
     names = {row["name"] for row in json.loads(listing.stdout)}
     assert set(GALLERY) <= names
+
+
+def test_digits_are_small_offline_images():
+    digits = load_dataset("digits")
+    assert digits.kind == "image" and digits.image_shape == (8, 8) and digits.x.shape == (1797, 64)
+    assert digits.x.min() == 0.0 and digits.x.max() == 1.0 and digits.n_clusters == 10
+    subset = load_dataset("digits", n_samples=500, random_state=1)
+    assert subset.x.shape == (500, 64) and np.bincount(subset.y).min() >= 48  # stratified
+    with pytest.raises(InputError):
+        load_dataset("digits", n_samples=5)

@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, make_blobs
 
 from deepclust_core import create_method, store
-from deepclust_core.errors import TrainingError
+from deepclust_core.errors import InputError, TrainingError
 from deepclust_core.methods._latent_tree import LatentTreePrior
 from deepclust_core.methods.catgan import entropy_terms
 from deepclust_core.metrics import cluster_acc
@@ -118,6 +118,26 @@ def test_gan_seeds_repeat(method, anisotropic):
     np.testing.assert_array_equal(first.labels_, second.labels_)
     assert first.history_ == second.history_
     np.testing.assert_array_equal(first.cluster_samples(3)["samples"], second.cluster_samples(3)["samples"])
+
+
+@pytest.mark.parametrize("method", ["catgan", "infogan"])
+def test_gan_networks_are_convolutional_on_square_images_only(method, anisotropic):
+    digits = (load_digits().data[:200] / 16).astype(np.float32)  # 8×8 images
+    small = dict(GAN_SMALL, epochs=1)
+    auto = create_method(method, n_clusters=4, **small).fit(digits)  # InfoGAN's pair measured better for InfoGAN only
+    assert any(isinstance(m, torch.nn.Conv2d) for m in auto.discriminator_.modules()) == (method == "infogan")
+    conv = create_method(method, n_clusters=4, network="conv", **small).fit(digits)
+    convolutions = [m for m in conv.discriminator_.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convolutions] == [64, 128]  # InfoGAN's MNIST network
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in conv.generator_net_.modules())
+    assert conv.sample(5).shape == (5, 64) and conv.transform(digits).shape == (200, 4)
+    assert conv.cluster_samples(2)["samples"].shape == (4, 2, 64)
+    mlp = create_method(method, n_clusters=4, network="mlp", **small).fit(digits)
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in mlp.discriminator_.modules())
+    points = create_method(method, n_clusters=3, **small).fit(anisotropic[0])  # a table is not a picture
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in points.discriminator_.modules())
+    with pytest.raises(InputError, match="network='conv' needs square images"):
+        create_method(method, n_clusters=3, network="conv", **small).fit(anisotropic[0])
 
 
 def test_gan_divergence_fails_with_the_reason(anisotropic):

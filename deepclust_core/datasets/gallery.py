@@ -6,6 +6,8 @@ interleaved arms), ``blobs`` (Gaussian blobs of varied spread), ``skewed`` (scik
 ``xor`` (four Gaussian quadrants). Each takes ``n_samples``, ``noise`` and ``random_state``. Real tables
 shipped with scikit-learn: ``iris`` (150 × 4, 3 species) and ``wine`` (178 × 13, 3 cultivars; standardised
 by default because its features span five orders of magnitude). :data:`GALLERY` lists them all (with moons).
+Beside them, ``digits``: scikit-learn's 1,797 handwritten digits of 8×8 pixels, a small image set that needs no
+download (a second image set beside MNIST for the rules that depend on the data's kind).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Annotated
 import numpy as np
 
 from ..validation import check_int_range, check_positive
-from .base import Dataset, register_dataset
+from .base import Dataset, _stratified_subset, register_dataset
 
 GALLERY = ("moons", "circles", "spirals", "blobs", "skewed", "xor", "iris", "wine")
 
@@ -142,3 +144,21 @@ def load_wine(*, standardize: Annotated[bool, "Scale every feature to mean 0 and
     from sklearn.datasets import load_wine as sk_wine
 
     return _table(sk_wine(), "wine", bool(standardize), "UCI wine: 178 wines, 13 measurements, 3 cultivars.")
+
+
+@register_dataset("digits")
+def load_digits(*, n_samples: Annotated[int, "A class-stratified subset of this many images (0 = all 1,797)."] = 0,
+                random_state: Annotated[int, "Seed of the subset."] = 0) -> Dataset:
+    """scikit-learn's handwritten digits: 1,797 images of 8×8 pixels (grey levels 0-16, scaled to [0, 1]), 10
+    classes."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    rows = slice(None)
+    if n_samples:
+        rows = _stratified_subset(labels, check_int_range(n_samples, "n_samples", 10, len(labels)), random_state)
+    x = np.asarray(bunch.data, dtype=np.float32)[rows] / 16.0
+    return Dataset(x=np.ascontiguousarray(x), y=labels[rows], kind="image", name="digits", n_clusters=10,
+                   image_shape=(8, 8),
+                   description=f"scikit-learn's handwritten digits: {len(x)} images of 8×8 pixels in [0, 1].")

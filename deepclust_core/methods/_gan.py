@@ -40,6 +40,60 @@ def gan_mlp(dims: Sequence[int], batch_norm: bool, leaky: bool) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
+CONV_CHANNELS = (64, 128)  # InfoGAN's MNIST networks (Chen et al. 2016, Appendix C.1)
+CONV_FC = 1024
+
+
+def conv_gan_side(n_features: int) -> Optional[Tuple[int, int]]:
+    """(side, channels) when rows are square images a two-stride convolutional GAN can use (side a multiple of 4,
+    at least 8), else None."""
+    from .. import nn as dnn
+
+    shape = dnn.auto_image_side(n_features)
+    return shape if shape is not None and shape[0] % 4 == 0 else None
+
+
+class ConvTrunk(nn.Module):
+    """The discriminator's trunk of InfoGAN's MNIST network: 4×4 convolution (64, stride 2), LeakyReLU (0.1, the
+    paper's); 4×4 convolution (128, stride 2), batch norm, LeakyReLU; a dense layer of 1,024, batch norm,
+    LeakyReLU. Takes flat rows, returns (N, 1,024) features."""
+
+    def __init__(self, side: int, channels: int, batch_norm: bool):
+        super().__init__()
+        c1, c2 = CONV_CHANNELS
+        norm = (lambda n, dim=2: (nn.BatchNorm2d(n) if dim == 2 else nn.BatchNorm1d(n))) if batch_norm else None
+        layers: List[nn.Module] = [nn.Unflatten(1, (channels, side, side)),
+                                   nn.Conv2d(channels, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
+                                   nn.Conv2d(c1, c2, 4, stride=2, padding=1)]
+        layers += [norm(c2)] if norm else []
+        layers += [nn.LeakyReLU(0.1), nn.Flatten(), nn.Linear(c2 * (side // 4) ** 2, CONV_FC)]
+        layers += [norm(CONV_FC, 1)] if norm else []
+        layers += [nn.LeakyReLU(0.1)]
+        self.net = nn.Sequential(*layers)
+        self.out_features = CONV_FC
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def conv_generator(in_dim: int, side: int, channels: int, batch_norm: bool) -> nn.Sequential:
+    """InfoGAN's MNIST generator: dense 1,024 and 128·(side/4)², each with batch norm and ReLU, then 4×4
+    transposed convolutions (64, stride 2, batch norm, ReLU; ``channels``, stride 2). Returns flat rows (before
+    the output activation)."""
+    c1, c2 = CONV_CHANNELS
+    quarter = side // 4
+
+    def block(layer: nn.Module, n: int, dim: int) -> List[nn.Module]:
+        norm = [nn.BatchNorm2d(n) if dim == 2 else nn.BatchNorm1d(n)] if batch_norm else []
+        return [layer, *norm, nn.ReLU()]
+
+    return nn.Sequential(*block(nn.Linear(in_dim, CONV_FC), CONV_FC, 1),
+                         *block(nn.Linear(CONV_FC, c2 * quarter * quarter), c2 * quarter * quarter, 1),
+                         nn.Unflatten(1, (c2, quarter, quarter)),
+                         *block(nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), c1, 2),
+                         nn.ConvTranspose2d(c1, channels, 4, stride=2, padding=1), nn.Flatten())
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(module: nn.Module, batches: Sequence[torch.Tensor]) -> None:
     """Replace the running statistics of every BatchNorm layer by the exact averages over ``batches`` of real
@@ -87,6 +141,9 @@ class GANClusterer(BaseClusterer):
     hidden_dims: Tuple[int, ...] = param(AUTO, "Discriminator hidden layer sizes (the generator mirrors them from "
                                          "the noise up); auto: 64-64 for up to 50 features, the papers' 1000-500 "
                                          "beyond.", low=1)
+    network: str = param("auto", "auto: InfoGAN's convolutional networks for square images whose side is a multiple "
+                                 "of 4, from 8×8 (hidden_dims unused), else MLPs (hidden_dims).",
+                         choices=("auto", "conv", "mlp"))
     batch_norm: bool = param(True, "Batch normalisation in both networks (the papers' choice). The "
                              "discriminator's statistics are recomputed on real data before it predicts.")
     epochs: int = param(AUTO, "Training epochs; auto (or 0): about 20,000 minibatch updates for more than 50 "
@@ -99,6 +156,7 @@ class GANClusterer(BaseClusterer):
     device: str = param("auto", "auto = CUDA, then MPS, then CPU.", choices=("auto", "cpu", "cuda", "mps"))
 
     has_latent = True  # the discriminator's cluster logits (K values per point)
+    conv_when_auto = True  # network="auto" picks the convolutional pair on square images
 
     # -- hooks -------------------------------------------------------------------------------------
     def _build(self, n_features: int) -> None:
@@ -134,6 +192,15 @@ class GANClusterer(BaseClusterer):
     def _check_method_params(self, x: np.ndarray) -> None:
         if self.batch_size > x.shape[0]:
             raise InputError(f"batch_size {self.batch_size} is larger than the {x.shape[0]} samples.")
+        if self.network == "conv" and conv_gan_side(x.shape[1]) is None:
+            raise InputError(f"network='conv' needs square images of 8×8 or more whose side is a multiple of 4; rows "
+                             f"of {x.shape[1]} features are not. Use 'mlp' or 'auto'.")
+
+    def _conv_shape(self, n_features: int) -> Optional[Tuple[int, int]]:
+        """(side, channels) when this fit uses the convolutional networks, else None (MLPs)."""
+        if self.network == "mlp" or (self.network == "auto" and not self.conv_when_auto):
+            return None
+        return conv_gan_side(n_features)
 
     def _output_activation(self, x: np.ndarray) -> str:
         """The generator ends in a sigmoid for data in [0, 1], else it is linear."""

@@ -13,10 +13,11 @@ from typing import Dict, List
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 from torch.nn import functional as F
 
 from ..params import param
-from ._gan import GANClusterer, fill_rows, gan_mlp
+from ._gan import ConvTrunk, GANClusterer, conv_generator, fill_rows, gan_mlp
 from .base import register_method
 
 
@@ -35,8 +36,21 @@ class CatGAN(GANClusterer):
     """Categorical GAN: a K-way discriminator confident and balanced on data, uncertain on samples."""
 
     noise_dim: int = param(128, "Dimension of the generator's noise z (paper: 128).", low=1, high=4096)
+    network: str = param("auto", "auto: MLPs (hidden_dims) on all data — InfoGAN's convolutional pair measured no "
+                                 "better for CatGAN (8×8 digits 0.714 against 0.812, 10,000 MNIST images 0.605 "
+                                 "against 0.586); conv: that pair, for square images whose side is a multiple of 4.",
+                         choices=("auto", "conv", "mlp"))
+
+    conv_when_auto = False
 
     def _build(self, n_features: int) -> None:
+        shape = self._conv_shape(n_features)
+        if shape is not None:
+            trunk = ConvTrunk(*shape, self.batch_norm)
+            self.discriminator_ = nn.Sequential(trunk, nn.Linear(trunk.out_features, self.n_clusters)
+                                                ).to(self.device_)
+            self.generator_net_ = conv_generator(self.noise_dim, *shape, self.batch_norm).to(self.device_)
+            return
         hidden = tuple(self.hidden_dims)
         self.discriminator_ = gan_mlp([n_features, *hidden, self.n_clusters], self.batch_norm, leaky=True
                                       ).to(self.device_)

@@ -153,8 +153,9 @@ class DEPICT(AutoDeepClusterer):
                                  "layer; auto: the paper's 0.1 for more than 50 features (pixels), 0 for fewer "
                                  "(dropping one of a handful of features is not small noise).", low=0.0, high=0.9)
     recon_weight: float = param(1.0, "Weight of the reconstruction losses beside the clustering loss.", low=0.0)
-    layer_weight: float = param(0.1, "Weight of each hidden layer's reconstruction loss relative to the output's "
-                                     "(authors' code: 0.1).", low=0.0, advanced=True)
+    layer_weight: float = param(AUTO, "Weight of each hidden layer's reconstruction loss relative to the output's; "
+                                      "auto: none for square images (8×8 up) in the small convolutional network, "
+                                      "the authors' 0.1 otherwise (docs/METHODS.md §7).", low=0.0, advanced=True)
     targets: str = param("code", "Target rule: 'code' q ∝ p²/Σp (the authors' code, sharpens), 'paper' q ∝ p/√Σp "
                                  "(the paper's equation, balances only).", choices=("code", "paper"))
     kmeans_restarts: int = param(20, "k-means restarts on the pretrained code (the start).", low=1, advanced=True)

@@ -16,18 +16,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..params import param
-from ._gan import GANClusterer, gan_mlp
+from ._gan import ConvTrunk, GANClusterer, conv_generator, gan_mlp
 from .base import register_method
 
 
 class InfoDiscriminator(nn.Module):
     """A shared trunk with a real/fake logit head and a K-way code head Q(c|x)."""
 
-    def __init__(self, n_features: int, hidden, n_codes: int, batch_norm: bool):
+    def __init__(self, trunk: nn.Module, width: int, n_codes: int):
         super().__init__()
-        self.trunk = nn.Sequential(gan_mlp([n_features, *hidden], batch_norm, leaky=True), nn.LeakyReLU(0.2))
-        self.real_head = nn.Linear(hidden[-1], 1)
-        self.code_head = nn.Linear(hidden[-1], n_codes)
+        self.trunk = trunk
+        self.real_head = nn.Linear(width, 1)
+        self.code_head = nn.Linear(width, n_codes)
 
     def forward(self, x: torch.Tensor):
         h = self.trunk(x)
@@ -45,9 +45,16 @@ class InfoGAN(GANClusterer):
                                low=0.0)
 
     def _build(self, n_features: int) -> None:
+        shape = self._conv_shape(n_features)
+        if shape is not None:
+            trunk = ConvTrunk(*shape, self.batch_norm)
+            self.discriminator_ = InfoDiscriminator(trunk, trunk.out_features, self.n_clusters).to(self.device_)
+            self.generator_net_ = conv_generator(self.noise_dim + self.n_clusters, *shape, self.batch_norm
+                                                 ).to(self.device_)
+            return
         hidden = tuple(self.hidden_dims)
-        self.discriminator_ = InfoDiscriminator(n_features, hidden, self.n_clusters, self.batch_norm
-                                                ).to(self.device_)
+        trunk = nn.Sequential(gan_mlp([n_features, *hidden], self.batch_norm, leaky=True), nn.LeakyReLU(0.2))
+        self.discriminator_ = InfoDiscriminator(trunk, hidden[-1], self.n_clusters).to(self.device_)
         self.generator_net_ = gan_mlp([self.noise_dim + self.n_clusters, *reversed(hidden), n_features],
                                       self.batch_norm, leaky=False).to(self.device_)
 
