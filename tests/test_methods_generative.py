@@ -106,6 +106,8 @@ def test_gan_clusters_anisotropic_blobs_above_kmeans(method, anisotropic):
     assert train[-1]["clusters_used"] == 3 and model.n_clusters_used_ == 3 and not model.collapsed_
     samples = model.cluster_samples(4)
     assert samples["samples"].shape == (3, 4, 2) and samples["real_share"].sum() == pytest.approx(1.0)
+    if method == "infogan":  # Q recovers the codes (judged in minibatches of one code it read chance, ~1/3)
+        assert samples["code_agreement"].min() > 0.9, samples["code_agreement"]
     assert model.transform(x).shape == (600, 3)
     np.testing.assert_array_equal(model.predict(x), model.labels_)
 

@@ -112,18 +112,18 @@ class InfoGAN(GANClusterer):
 
     def cluster_samples(self, n_per_cluster: int = 10) -> Dict[str, np.ndarray]:
         """Samples per code (K, n, D) with the same noise z in each column (paper Fig. 2a); cluster k of real
-        data is code k. ``code_agreement``: the share of 200·n draws with code k that Q puts back into k;
-        ``real_share``: the data's share per cluster."""
+        data is code k. ``code_agreement``: the share of 200·n draws with code k that Q puts back into k (judged
+        in minibatches of shuffled codes, as in training: a minibatch of one code has other batch-norm
+        statistics); ``real_share``: the data's share per cluster."""
         check_is_fitted(self, "labels_")
         noise = self._noise(n_per_cluster).repeat(self.n_clusters, 1)
         codes = torch.arange(self.n_clusters, device=self.device_).repeat_interleave(n_per_cluster)
         images, _ = self._generated(codes, noise)
         draws = 200 * n_per_cluster
-        agreement: List[float] = []
-        for k in range(self.n_clusters):
-            codes_k = torch.full((draws,), k, device=self.device_)
-            agreement.append(float((self._generated(codes_k, self._noise(draws))[1].argmax(1) == k)
-                                   .float().mean()))
+        mixed = torch.arange(self.n_clusters, device=self.device_).repeat(draws)
+        mixed = mixed[torch.randperm(len(mixed), generator=self.torch_rng_, device=self.device_)]
+        recovered = self._generated(mixed, self._noise(len(mixed)))[1].argmax(1) == mixed
+        agreement: List[float] = [float(recovered[mixed == k].float().mean()) for k in range(self.n_clusters)]
         return {"samples": images.cpu().numpy().reshape(self.n_clusters, n_per_cluster, -1).astype(np.float32),
                 "code_agreement": np.asarray(agreement, dtype=np.float32),
                 "real_share": (np.bincount(self.labels_, minlength=self.n_clusters) / len(self.labels_))
