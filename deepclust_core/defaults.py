@@ -212,9 +212,8 @@ def depict_layer_weight(s: DataStats, r: Dict) -> float:
     0.770 ± 0.035 with, 0.789 ± 0.042 without. The authors' layout (tanh code) needs them: on the digits without
     them its code went constant (start 0.10, with them 0.73). On the gallery's shapes and tables they help (mean
     0.848 with, 0.839 without)."""
-    image = dnn.auto_image_side(s.d)
-    small_conv = (image is not None and image[0] % 4 == 0 and r.get("network") != "mlp"
-                  and r.get("conv_layout", "small") == "small")  # the network DEPICT builds (its _uses_conv)
+    small_conv = (dnn.auto_conv_side(s.d) is not None and r.get("network") != "mlp"
+                  and r.get("conv_layout", "small") == "small")
     return 0.0 if small_conv else 0.1
 
 

@@ -79,6 +79,13 @@ def auto_image_side(n_features: int) -> Optional[Tuple[int, int]]:
     return shape if shape is not None and shape[0] >= MIN_AUTO_IMAGE_SIDE else None
 
 
+def auto_conv_side(n_features: int) -> Optional[Tuple[int, int]]:
+    """:func:`auto_image_side` when two stride-2 convolutions fit it (side a multiple of 4), else None: the
+    images the automatic choices give a convolutional network (DEPICT, the GANs)."""
+    shape = auto_image_side(n_features)
+    return shape if shape is not None and shape[0] % 4 == 0 else None
+
+
 AUGMENT_SHIFT, AUGMENT_DEGREES = 0.1, 10.0  # DEC-DA's pretraining augmentation
 AUGMENT_KEY = f"affine-{AUGMENT_SHIFT:g}-{AUGMENT_DEGREES:g}"  # in the pretraining cache key when it is on
 

@@ -11,13 +11,14 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .. import nn as dnn
 from ..callbacks import Callback
 from ..errors import InputError, TrainingError
 from ..metrics import evaluate
@@ -41,39 +42,27 @@ def gan_mlp(dims: Sequence[int], batch_norm: bool, leaky: bool) -> nn.Sequential
 
 
 CONV_CHANNELS = (64, 128)  # InfoGAN's MNIST networks (Chen et al. 2016, Appendix C.1)
-CONV_FC = 1024
+CONV_FC = 1024  # the width of the convolutional discriminator's trunk
 
 
-def conv_gan_side(n_features: int) -> Optional[Tuple[int, int]]:
-    """(side, channels) when rows are square images a two-stride convolutional GAN can use (side a multiple of 4,
-    at least 8), else None."""
-    from .. import nn as dnn
+def _block(layer: nn.Module, width: int, batch_norm: bool, activation: nn.Module) -> List[nn.Module]:
+    """``layer``, (batch norm over its ``width`` outputs: 2-D after a convolution, else 1-D) and ``activation``."""
+    if not batch_norm:
+        return [layer, activation]
+    norm = nn.BatchNorm1d(width) if isinstance(layer, nn.Linear) else nn.BatchNorm2d(width)
+    return [layer, norm, activation]
 
-    shape = dnn.auto_image_side(n_features)
-    return shape if shape is not None and shape[0] % 4 == 0 else None
 
-
-class ConvTrunk(nn.Module):
+def conv_trunk(side: int, channels: int, batch_norm: bool) -> nn.Sequential:
     """The discriminator's trunk of InfoGAN's MNIST network: 4×4 convolution (64, stride 2), LeakyReLU (0.1, the
-    paper's); 4×4 convolution (128, stride 2), batch norm, LeakyReLU; a dense layer of 1,024, batch norm,
-    LeakyReLU. Takes flat rows, returns (N, 1,024) features."""
-
-    def __init__(self, side: int, channels: int, batch_norm: bool):
-        super().__init__()
-        c1, c2 = CONV_CHANNELS
-        norm = (lambda n, dim=2: (nn.BatchNorm2d(n) if dim == 2 else nn.BatchNorm1d(n))) if batch_norm else None
-        layers: List[nn.Module] = [nn.Unflatten(1, (channels, side, side)),
-                                   nn.Conv2d(channels, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
-                                   nn.Conv2d(c1, c2, 4, stride=2, padding=1)]
-        layers += [norm(c2)] if norm else []
-        layers += [nn.LeakyReLU(0.1), nn.Flatten(), nn.Linear(c2 * (side // 4) ** 2, CONV_FC)]
-        layers += [norm(CONV_FC, 1)] if norm else []
-        layers += [nn.LeakyReLU(0.1)]
-        self.net = nn.Sequential(*layers)
-        self.out_features = CONV_FC
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    paper's); 4×4 convolution (128, stride 2), batch norm, LeakyReLU; a dense layer of 1,024 (``CONV_FC``), batch
+    norm, LeakyReLU. Takes flat rows, returns (N, 1,024) features."""
+    c1, c2 = CONV_CHANNELS
+    return nn.Sequential(nn.Unflatten(1, (channels, side, side)),
+                         nn.Conv2d(channels, c1, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
+                         *_block(nn.Conv2d(c1, c2, 4, stride=2, padding=1), c2, batch_norm, nn.LeakyReLU(0.1)),
+                         nn.Flatten(),
+                         *_block(nn.Linear(c2 * (side // 4) ** 2, CONV_FC), CONV_FC, batch_norm, nn.LeakyReLU(0.1)))
 
 
 def conv_generator(in_dim: int, side: int, channels: int, batch_norm: bool) -> nn.Sequential:
@@ -82,15 +71,11 @@ def conv_generator(in_dim: int, side: int, channels: int, batch_norm: bool) -> n
     the output activation)."""
     c1, c2 = CONV_CHANNELS
     quarter = side // 4
-
-    def block(layer: nn.Module, n: int, dim: int) -> List[nn.Module]:
-        norm = [nn.BatchNorm2d(n) if dim == 2 else nn.BatchNorm1d(n)] if batch_norm else []
-        return [layer, *norm, nn.ReLU()]
-
-    return nn.Sequential(*block(nn.Linear(in_dim, CONV_FC), CONV_FC, 1),
-                         *block(nn.Linear(CONV_FC, c2 * quarter * quarter), c2 * quarter * quarter, 1),
+    return nn.Sequential(*_block(nn.Linear(in_dim, CONV_FC), CONV_FC, batch_norm, nn.ReLU()),
+                         *_block(nn.Linear(CONV_FC, c2 * quarter * quarter), c2 * quarter * quarter, batch_norm,
+                                 nn.ReLU()),
                          nn.Unflatten(1, (c2, quarter, quarter)),
-                         *block(nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), c1, 2),
+                         *_block(nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), c1, batch_norm, nn.ReLU()),
                          nn.ConvTranspose2d(c1, channels, 4, stride=2, padding=1), nn.Flatten())
 
 
@@ -192,15 +177,22 @@ class GANClusterer(BaseClusterer):
     def _check_method_params(self, x: np.ndarray) -> None:
         if self.batch_size > x.shape[0]:
             raise InputError(f"batch_size {self.batch_size} is larger than the {x.shape[0]} samples.")
-        if self.network == "conv" and conv_gan_side(x.shape[1]) is None:
+        if self.network == "conv" and dnn.auto_conv_side(x.shape[1]) is None:
             raise InputError(f"network='conv' needs square images of 8×8 or more whose side is a multiple of 4; rows "
                              f"of {x.shape[1]} features are not. Use 'mlp' or 'auto'.")
 
-    def _conv_shape(self, n_features: int) -> Optional[Tuple[int, int]]:
-        """(side, channels) when this fit uses the convolutional networks, else None (MLPs)."""
+    def _conv_networks(self, n_features: int, generator_inputs: int,
+                       discriminator: Callable[[nn.Module], nn.Module]) -> Optional[Tuple[nn.Module, nn.Module]]:
+        """(discriminator, generator) of the convolutional pair, on the device, when this fit uses it (None: MLPs).
+        ``discriminator`` puts the method's heads on the trunk (width ``CONV_FC``); it is built before the
+        generator, so a seed gives the same weights as ever."""
         if self.network == "mlp" or (self.network == "auto" and not self.conv_when_auto):
             return None
-        return conv_gan_side(n_features)
+        shape = dnn.auto_conv_side(n_features)
+        if shape is None:
+            return None
+        return (discriminator(conv_trunk(*shape, self.batch_norm)).to(self.device_),
+                conv_generator(generator_inputs, *shape, self.batch_norm).to(self.device_))
 
     def _output_activation(self, x: np.ndarray) -> str:
         """The generator ends in a sigmoid for data in [0, 1], else it is linear."""

@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..params import param
-from ._gan import ConvTrunk, GANClusterer, conv_generator, fill_rows, gan_mlp
+from ._gan import CONV_FC, GANClusterer, fill_rows, gan_mlp
 from .base import register_method
 
 
@@ -44,12 +44,10 @@ class CatGAN(GANClusterer):
     conv_when_auto = False
 
     def _build(self, n_features: int) -> None:
-        shape = self._conv_shape(n_features)
-        if shape is not None:
-            trunk = ConvTrunk(*shape, self.batch_norm)
-            self.discriminator_ = nn.Sequential(trunk, nn.Linear(trunk.out_features, self.n_clusters)
-                                                ).to(self.device_)
-            self.generator_net_ = conv_generator(self.noise_dim, *shape, self.batch_norm).to(self.device_)
+        conv = self._conv_networks(n_features, self.noise_dim,
+                                   lambda trunk: nn.Sequential(trunk, nn.Linear(CONV_FC, self.n_clusters)))
+        if conv is not None:
+            self.discriminator_, self.generator_net_ = conv
             return
         hidden = tuple(self.hidden_dims)
         self.discriminator_ = gan_mlp([n_features, *hidden, self.n_clusters], self.batch_norm, leaky=True

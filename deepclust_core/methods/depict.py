@@ -174,9 +174,9 @@ class DEPICT(AutoDeepClusterer):
         return shape if shape is not None and shape[0] % 4 == 0 else None
 
     def _uses_conv(self) -> bool:
-        if self.network == "auto" and dnn.auto_image_side(self.n_features_in_) is None:
-            return False  # a table of 16 columns is not a 4×4 picture
-        return self.network != "mlp" and self._image_shape(self.n_features_in_) is not None
+        if self.network == "auto":  # a table of 16 columns is not a 4×4 picture
+            return dnn.auto_conv_side(self.n_features_in_) is not None
+        return self.network == "conv" and self._image_shape(self.n_features_in_) is not None
 
     def _architecture(self) -> Dict:
         if self._uses_conv():

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..params import param
-from ._gan import ConvTrunk, GANClusterer, conv_generator, gan_mlp
+from ._gan import CONV_FC, GANClusterer, gan_mlp
 from .base import register_method
 
 
@@ -45,12 +45,10 @@ class InfoGAN(GANClusterer):
                                low=0.0)
 
     def _build(self, n_features: int) -> None:
-        shape = self._conv_shape(n_features)
-        if shape is not None:
-            trunk = ConvTrunk(*shape, self.batch_norm)
-            self.discriminator_ = InfoDiscriminator(trunk, trunk.out_features, self.n_clusters).to(self.device_)
-            self.generator_net_ = conv_generator(self.noise_dim + self.n_clusters, *shape, self.batch_norm
-                                                 ).to(self.device_)
+        conv = self._conv_networks(n_features, self.noise_dim + self.n_clusters,
+                                   lambda trunk: InfoDiscriminator(trunk, CONV_FC, self.n_clusters))
+        if conv is not None:
+            self.discriminator_, self.generator_net_ = conv
             return
         hidden = tuple(self.hidden_dims)
         trunk = nn.Sequential(gan_mlp([n_features, *hidden], self.batch_norm, leaky=True), nn.LeakyReLU(0.2))
