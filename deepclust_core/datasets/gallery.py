@@ -149,8 +149,9 @@ def load_wine(*, standardize: Annotated[bool, "Scale every feature to mean 0 and
 @register_dataset("digits")
 def load_digits(*, n_samples: Annotated[int, "A class-stratified subset of this many images (0 = all 1,797)."] = 0,
                 random_state: Annotated[int, "Seed of the subset."] = 0) -> Dataset:
-    """scikit-learn's handwritten digits: 1,797 images of 8×8 pixels (grey levels 0-16, scaled to [0, 1]), 10
-    classes."""
+    """scikit-learn's handwritten digits: 1,797 images of 8×8 pixels in [0, 1], 10 classes.
+
+    Its grey levels 0-16 are divided by 16; nothing is downloaded."""
     from sklearn.datasets import load_digits as sk_digits
 
     bunch = sk_digits()
